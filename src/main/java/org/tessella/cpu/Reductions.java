@@ -1,14 +1,181 @@
 package org.tessella.cpu;
 
+import jdk.incubator.vector.FloatVector;
 import org.tessella.backend.ReduceOp;
 import org.tessella.tensor.Tensor;
 
-/** Reductions (being written by the lead). */
+import java.util.Arrays;
+
+/**
+ * Reductions. Each output element is accumulated in a fixed order that depends on neither the thread count nor the
+ * vector width: along a contiguous row through {@link RowSum} (sixteen fixed partial sums), across rows strictly
+ * in row order. Work is split by output element only.
+ */
 final class Reductions {
     private Reductions() {}
 
-    static void reduce(ReduceOp op, Tensor x, Tensor out) { throw new UnsupportedOperationException("not written yet"); }
-    static double sumOfSquares(Tensor x) { throw new UnsupportedOperationException("not written yet"); }
-    static void argmax(Tensor x, Tensor out) { throw new UnsupportedOperationException("not written yet"); }
-    static void topk(Tensor x, int k, Tensor values, Tensor indices) { throw new UnsupportedOperationException("not written yet"); }
+    private static final int GRAIN = 1 << 14;
+
+    static void reduce(ReduceOp op, Tensor x, Tensor out) {
+        int r = x.rank();
+        int[] xs = x.shape(), os = out.shape();
+        boolean[] reduced = new boolean[r];
+        int firstKept = r, lastReduced = -1, rn = 1, kn = 1;
+        for (int d = 0; d < r; d++) {
+            reduced[d] = os[d] == 1 && xs[d] != 1;
+            if (reduced[d]) { lastReduced = d; rn *= xs[d]; }
+            else { firstKept = Math.min(firstKept, d); kn *= xs[d]; }
+        }
+        if (rn == 1 || x.numel() == 0) {
+            if (x.numel() == 0) Elementwise.fill(out, op == ReduceOp.SUM ? 0f : op == ReduceOp.MAX ? Float.NEGATIVE_INFINITY : Float.POSITIVE_INFINITY);
+            else Elementwise.copy(x.reshape(os), out);
+            return;
+        }
+        if (x.isContiguous() && lastReduced < firstKept) {
+            columns(op, x.floats(), x.offset(), rn, kn, out.floats(), out.offset());
+            return;
+        }
+        // General case: lay x out as [kept..., reduced...] contiguously, then reduce each row.
+        int[] perm = new int[r];
+        int p = 0;
+        for (int d = 0; d < r; d++) if (!reduced[d]) perm[p++] = d;
+        for (int d = 0; d < r; d++) if (reduced[d]) perm[p++] = d;
+        Tensor xp = x.permute(perm);
+        if (!xp.isContiguous()) {
+            Tensor c = Tensor.empty(x.dtype(), xp.shape());
+            Elementwise.copy(xp, c);
+            xp = c;
+        }
+        rows(op, xp.floats(), xp.offset(), kn, rn, out.floats(), out.offset());
+    }
+
+    /** out[i] = op over x[i, 0..n) for m contiguous rows. */
+    private static void rows(ReduceOp op, float[] x, int xo, int m, int n, float[] out, int oo) {
+        WorkerPool.global().parallelFor(m, Math.max(1, GRAIN / n), (s, e) -> {
+            for (int i = s; i < e; i++) {
+                int base = xo + i * n;
+                out[oo + i] = switch (op) {
+                    case SUM -> RowSum.sum(x, base, n);
+                    case MAX -> RowSum.max(x, base, n);
+                    case MIN -> -RowSum.maxNeg(x, base, n);
+                };
+            }
+        });
+    }
+
+    /** out[j] = op over x[0..m, j] for an [m, n] contiguous matrix, row by row (vectorised across j). */
+    private static void columns(ReduceOp op, float[] x, int xo, int m, int n, float[] out, int oo) {
+        var species = FloatVector.SPECIES_PREFERRED;
+        int lanes = species.length();
+        WorkerPool.global().parallelFor(n, Math.max(lanes, GRAIN / m), (s, e) -> {
+            int j = s;
+            for (; j + lanes <= e; j += lanes) {
+                FloatVector acc = FloatVector.fromArray(species, x, xo + j);
+                for (int i = 1; i < m; i++) {
+                    FloatVector v = FloatVector.fromArray(species, x, xo + i * n + j);
+                    acc = switch (op) {
+                        case SUM -> acc.add(v);
+                        case MAX -> acc.max(v);
+                        case MIN -> acc.min(v);
+                    };
+                }
+                acc.intoArray(out, oo + j);
+            }
+            for (; j < e; j++) {
+                float acc = x[xo + j];
+                for (int i = 1; i < m; i++) {
+                    float v = x[xo + i * n + j];
+                    acc = switch (op) {
+                        case SUM -> acc + v;
+                        case MAX -> Math.max(acc, v);
+                        case MIN -> Math.min(acc, v);
+                    };
+                }
+                out[oo + j] = acc;
+            }
+        });
+    }
+
+    private static final int SQ_CHUNK = 1 << 12;
+
+    static double sumOfSquares(Tensor x) {
+        Tensor c = x;
+        if (!x.isContiguous()) {
+            c = Tensor.empty(x.dtype(), x.shape());
+            Elementwise.copy(x, c);
+        }
+        float[] a = c.floats();
+        int base = c.offset(), n = c.numel();
+        int chunks = (n + SQ_CHUNK - 1) / SQ_CHUNK;
+        double[] partial = new double[chunks];
+        WorkerPool.global().parallelFor(chunks, 4, (s, e) -> {
+            for (int k = s; k < e; k++) {
+                double acc = 0;
+                int end = Math.min(n, (k + 1) * SQ_CHUNK);
+                for (int i = k * SQ_CHUNK; i < end; i++) {
+                    double v = a[base + i];
+                    acc += v * v;
+                }
+                partial[k] = acc;
+            }
+        });
+        double total = 0;
+        for (double p : partial) total += p;
+        return total;
+    }
+
+    static void argmax(Tensor x, Tensor out) {
+        Tensor c = contiguous(x);
+        int n = c.shape(-1), m = c.numel() / Math.max(1, n);
+        float[] a = c.floats();
+        int[] o = out.ints();
+        int xo = c.offset(), oo = out.offset();
+        WorkerPool.global().parallelFor(m, Math.max(1, GRAIN / Math.max(1, n)), (s, e) -> {
+            for (int i = s; i < e; i++) {
+                int base = xo + i * n, best = 0;
+                float bv = a[base];
+                for (int j = 1; j < n; j++) {
+                    float v = a[base + j];
+                    if (v > bv || (v != v && bv == bv)) { bv = v; best = j; }
+                }
+                o[oo + i] = best;
+            }
+        });
+    }
+
+    static void topk(Tensor x, int k, Tensor values, Tensor indices) {
+        Tensor c = contiguous(x);
+        int n = c.shape(-1), m = c.numel() / Math.max(1, n);
+        if (k < 0 || k > n) throw new IllegalArgumentException("topk: k = " + k + " but the last axis has " + n + " elements");
+        float[] a = c.floats(), vo = values.floats();
+        int[] io = indices.ints();
+        int xo = c.offset(), vb = values.offset(), ib = indices.offset();
+        WorkerPool.global().parallelFor(m, 1, (s, e) -> {
+            long[] keys = new long[n];
+            for (int i = s; i < e; i++) {
+                int base = xo + i * n;
+                for (int j = 0; j < n; j++) keys[j] = (descendingKey(a[base + j]) << 32) | j;
+                Arrays.sort(keys);
+                for (int t = 0; t < k; t++) {
+                    int j = (int) (keys[t] & 0xffffffffL);
+                    vo[vb + i * k + t] = a[base + j];
+                    io[ib + i * k + t] = j;
+                }
+            }
+        });
+    }
+
+    /** A 32-bit key whose unsigned ascending order is the float's descending order (ties keep index order). */
+    private static long descendingKey(float v) {
+        int bits = Float.floatToIntBits(v);
+        int ordered = bits >= 0 ? bits ^ 0x80000000 : ~bits; // ascending unsigned
+        return (~ordered) & 0xffffffffL;
+    }
+
+    private static Tensor contiguous(Tensor x) {
+        if (x.isContiguous()) return x;
+        Tensor c = Tensor.empty(x.dtype(), x.shape());
+        Elementwise.copy(x, c);
+        return c;
+    }
 }

@@ -15,6 +15,7 @@ public final class Tensor {
     private final int[] strides;
     private final int generation;
     private boolean requiresGrad;
+    private boolean leaf = true;
     private Tensor grad;
 
     public Tensor(Storage storage, int offset, int[] shape, int[] strides) {
@@ -111,6 +112,12 @@ public final class Tensor {
     public Tensor requiresGrad(boolean value) { this.requiresGrad = value; return this; }
     public Tensor grad() { return grad; }
     public void setGrad(Tensor grad) { this.grad = grad; }
+
+    /** True unless the tensor is the output of a recorded op (leaves own persistent gradient buffers). */
+    public boolean isLeaf() { return leaf; }
+
+    /** Marks the tensor as the output of a recorded op (called by autograd). */
+    public void markNonLeaf() { this.leaf = false; }
 
     // ---- views (no data copied, not recorded for autodiff: see autograd.Ops for the differentiable versions) -----
 
