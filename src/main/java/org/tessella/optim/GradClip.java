@@ -1,0 +1,35 @@
+package org.tessella.optim;
+
+import org.tessella.backend.Backends;
+import org.tessella.nn.Parameter;
+import org.tessella.tensor.Tensor;
+
+import java.util.List;
+
+/** Global-norm gradient clipping, as torch.nn.utils.clip_grad_norm_. */
+public final class GradClip {
+    private GradClip() {}
+
+    /** The global L2 norm of all gradients (double accumulation, fixed order). */
+    public static double globalNorm(List<Parameter> params) {
+        double sq = 0;
+        for (Parameter p : params) {
+            Tensor g = p.tensor().grad();
+            if (g != null) sq += Backends.of(g.device()).sumOfSquares(g);
+        }
+        return Math.sqrt(sq);
+    }
+
+    /** Scales all gradients so their global norm is at most {@code maxNorm}; returns the norm before clipping. */
+    public static double clip(List<Parameter> params, double maxNorm) {
+        double norm = globalNorm(params);
+        if (norm > maxNorm) {
+            float scale = (float) (maxNorm / (norm + 1e-6));
+            for (Parameter p : params) {
+                Tensor g = p.tensor().grad();
+                if (g != null) Backends.of(g.device()).affine(g, scale, 0f, g);
+            }
+        }
+        return norm;
+    }
+}
