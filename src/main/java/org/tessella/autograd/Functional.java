@@ -1,6 +1,7 @@
 package org.tessella.autograd;
 
 import org.tessella.backend.BinaryOp;
+import org.tessella.backend.FlopCounter;
 import org.tessella.tensor.DType;
 import org.tessella.tensor.Shape;
 import org.tessella.tensor.ShapeException;
@@ -202,6 +203,8 @@ public final class Functional {
             throw new ShapeException("conv2d: input " + Shape.str(x.shape()) + " is smaller than kernel " + Shape.str(w.shape()));
         Tensor xc = contiguous(x), wc = contiguous(w);
         Tensor y = empty(x, x.shape(0), w.shape(0), ho, wo);
+        long flops = 2L * x.shape(0) * w.shape(0) * ho * wo * w.shape(1) * w.shape(2) * w.shape(3);
+        FlopCounter.add(flops);
         be(x).conv2d(xc, wc, bias, stride, padding, y);
         if (!Tape.needsGrad(x, w, bias)) return y;
         return Tape.record(y, g -> {
@@ -209,12 +212,14 @@ public final class Functional {
             if (x.requiresGrad()) {
                 Tensor gx = empty(x, x.shape());
                 be(x).conv2dBackwardInput(gc, wc, stride, padding, gx);
+                FlopCounter.add(flops);
                 accumulate(xc, gx);
             }
             if (w.requiresGrad() || (bias != null && bias.requiresGrad())) {
                 Tensor gw = empty(w, w.shape());
                 Tensor gb = bias != null ? empty(w, bias.shape()) : null;
                 be(x).conv2dBackwardWeight(gc, xc, stride, padding, gw, gb);
+                FlopCounter.add(flops);
                 accumulate(wc, gw);
                 if (gb != null) accumulate(bias, gb);
             }
@@ -287,11 +292,14 @@ public final class Functional {
         float scale = (float) (1.0 / Math.sqrt(q.shape(3)));
         Tensor qc = contiguous(q), kc = contiguous(k), vc = contiguous(v);
         Tensor out = empty(q, b, h, t, dv), lse = empty(q, b, h, t);
+        long flops = 2L * b * h * t * k.shape(2) * (q.shape(3) + dv) / (causal ? 2 : 1);
+        FlopCounter.add(flops);
         be(q).attention(qc, kc, vc, causal, scale, out, lse);
         if (!Tape.needsGrad(q, k, v)) return out;
         return Tape.record(out, g -> {
             Tensor gq = empty(q, qc.shape()), gk = empty(q, kc.shape()), gv = empty(q, vc.shape());
             be(q).attentionBackward(qc, kc, vc, out, lse, contiguous(g), causal, scale, gq, gk, gv);
+            FlopCounter.add(2 * flops);
             accumulate(qc, gq);
             accumulate(kc, gk);
             accumulate(vc, gv);

@@ -1,5 +1,6 @@
 package org.tessella.autograd;
 
+import org.tessella.backend.FlopCounter;
 import org.tessella.tensor.DType;
 import org.tessella.tensor.Shape;
 import org.tessella.tensor.Tensor;
@@ -25,6 +26,7 @@ final class MatMul {
         outShape[batch.length] = m;
         outShape[batch.length + 1] = n;
         Tensor out = Ops.be(a).empty(DType.F32, outShape);
+        FlopCounter.add(2L * Shape.numel(batch) * m * n * k);
 
         Operand ob = operand(b, k, n, batch);
         Operand oa;
