@@ -1,16 +1,273 @@
 package org.tessella.cpu;
 
+import java.util.Arrays;
 import org.tessella.tensor.Tensor;
 
-/** Convolution (im2col + GEMM), nearest upsampling and average pooling (placeholder until written). */
+/**
+ * Convolution as im2col + {@link Gemm}, nearest-neighbour upsampling and average pooling, on contiguous NCHW tensors.
+ *
+ * <p>Convolution: for each image, {@code col} [C*kh*kw, Ho*Wo] holds the input patches, so that
+ * {@code y = w @ col} (w viewed as [O, C*kh*kw]), {@code gcol = w^T @ gy} (then col2im adds gcol back into gx) and
+ * {@code gw = sum over images of gy @ col^T}. A 1x1 stride-1 unpadded convolution uses x itself as col. Images go
+ * through in chunks whose col fits a per-thread scratch array of about {@link #SCRATCH_FLOATS} floats, reused from call
+ * to call; the GEMMs run over a chunk at once (batched), the weight gradient one image at a time in image order.
+ *
+ * <p>Determinism: GEMMs are deterministic; im2col, col2im and the pooling kernels work per (image, channel) plane,
+ * each plane on one thread in a fixed order; bias and weight gradients sum over images in image order.
+ */
 final class Conv {
     private Conv() {}
 
-    static void conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padding, Tensor y) { throw new UnsupportedOperationException("Conv not written yet"); }
-    static void conv2dBackwardInput(Tensor gy, Tensor w, int stride, int padding, Tensor gx) { throw new UnsupportedOperationException("Conv not written yet"); }
-    static void conv2dBackwardWeight(Tensor gy, Tensor x, int stride, int padding, Tensor gw, Tensor gBias) { throw new UnsupportedOperationException("Conv not written yet"); }
-    static void upsampleNearest(Tensor x, int factor, Tensor y) { throw new UnsupportedOperationException("Conv not written yet"); }
-    static void upsampleNearestBackward(Tensor gy, int factor, Tensor gx) { throw new UnsupportedOperationException("Conv not written yet"); }
-    static void avgPool2d(Tensor x, int kernel, int stride, Tensor y) { throw new UnsupportedOperationException("Conv not written yet"); }
-    static void avgPool2dBackward(Tensor gy, int kernel, int stride, Tensor gx) { throw new UnsupportedOperationException("Conv not written yet"); }
+    /** Target size of the im2col scratch (floats): the chunk of images is chosen to fit it (at least one image). */
+    static final int SCRATCH_FLOATS = 1 << 22;
+
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][]{new float[0]});
+
+    /** This thread's scratch array, grown to at least len floats (contents undefined). */
+    private static float[] scratch(int len) {
+        float[][] holder = SCRATCH.get();
+        if (holder[0].length < len) holder[0] = new float[len];
+        return holder[0];
+    }
+
+    /** Geometry of one convolution. */
+    private record Geo(int n, int c, int h, int w, int o, int kh, int kw, int stride, int pad, int ho, int wo) {
+        static Geo of(Tensor x, Tensor w, Tensor y, int stride, int pad) {
+            return new Geo(x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), w.shape(2), w.shape(3),
+                    stride, pad, y.shape(2), y.shape(3));
+        }
+
+        int ckk() { return c * kh * kw; }
+        int p() { return ho * wo; }
+        int hw() { return h * w; }
+        boolean pointwise() { return kh == 1 && kw == 1 && stride == 1 && pad == 0; }
+        /** Images per chunk, so that a chunk's col stays near SCRATCH_FLOATS. */
+        int chunk() { return (int) Math.max(1, Math.min(n, SCRATCH_FLOATS / Math.max(1L, (long) ckk() * p()))); }
+    }
+
+    // ---- convolution ---------------------------------------------------------------------------------------------
+
+    static void conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padding, Tensor y) {
+        Geo g = Geo.of(x, w, y, stride, padding);
+        float[] xa = x.floats(), wa = w.floats(), ya = y.floats();
+        int xo = x.offset(), wo = w.offset(), yo = y.offset();
+        int op = g.o() * g.p();
+        float beta = 0f;
+        if (bias != null) { // y starts as the bias; the GEMM adds w @ col to it
+            float[] ba = bias.floats();
+            int bo = bias.offset();
+            WorkerPool.global().parallelFor(g.n() * g.o(), 64, (s, e) -> {
+                for (int i = s; i < e; i++) Arrays.fill(ya, yo + i * g.p(), yo + (i + 1) * g.p(), ba[bo + i % g.o()]);
+            });
+            beta = 1f;
+        }
+        if (g.pointwise()) {
+            Gemm.gemm(g.n(), g.o(), g.p(), g.c(), wa, wo, 0, false, xa, xo, g.c() * g.hw(), false, ya, yo, 1f, beta);
+            return;
+        }
+        int chunk = g.chunk(), colSize = g.ckk() * g.p();
+        float[] col = scratch(chunk * colSize);
+        for (int n0 = 0; n0 < g.n(); n0 += chunk) {
+            int nc = Math.min(chunk, g.n() - n0);
+            im2col(g, xa, xo + n0 * g.c() * g.hw(), nc, col);
+            Gemm.gemm(nc, g.o(), g.p(), g.ckk(), wa, wo, 0, false, col, 0, colSize, false,
+                    ya, yo + n0 * op, 1f, beta);
+        }
+    }
+
+    static void conv2dBackwardInput(Tensor gy, Tensor w, int stride, int padding, Tensor gx) {
+        Geo g = Geo.of(gx, w, gy, stride, padding);
+        float[] gya = gy.floats(), wa = w.floats(), gxa = gx.floats();
+        int gyo = gy.offset(), wo = w.offset(), gxo = gx.offset();
+        int op = g.o() * g.p();
+        if (g.pointwise()) { // gx[n] = w^T @ gy[n], w stored [O, C]
+            Gemm.gemm(g.n(), g.c(), g.hw(), g.o(), wa, wo, 0, true, gya, gyo, op, false, gxa, gxo, 1f, 0f);
+            return;
+        }
+        int chunk = g.chunk(), colSize = g.ckk() * g.p();
+        float[] col = scratch(chunk * colSize);
+        for (int n0 = 0; n0 < g.n(); n0 += chunk) {
+            int nc = Math.min(chunk, g.n() - n0);
+            Gemm.gemm(nc, g.ckk(), g.p(), g.o(), wa, wo, 0, true, gya, gyo + n0 * op, op, false, col, 0, 1f, 0f);
+            col2im(g, col, nc, gxa, gxo + n0 * g.c() * g.hw());
+        }
+    }
+
+    static void conv2dBackwardWeight(Tensor gy, Tensor x, int stride, int padding, Tensor gw, Tensor gBias) {
+        Geo g = Geo.of(x, gw, gy, stride, padding);
+        float[] gya = gy.floats(), xa = x.floats(), gwa = gw.floats();
+        int gyo = gy.offset(), xo = x.offset(), gwo = gw.offset();
+        int op = g.o() * g.p(), chw = g.c() * g.hw();
+        // gw = sum over images, in order, of gy[n] [O, P] @ col[n]^T, col[n] [CKK, P]
+        if (g.pointwise()) {
+            for (int i = 0; i < g.n(); i++)
+                Gemm.gemm(1, g.o(), g.c(), g.p(), gya, gyo + i * op, 0, false, xa, xo + i * chw, 0, true,
+                        gwa, gwo, 1f, i == 0 ? 0f : 1f);
+        } else {
+            int chunk = g.chunk(), colSize = g.ckk() * g.p();
+            float[] col = scratch(chunk * colSize);
+            for (int n0 = 0; n0 < g.n(); n0 += chunk) {
+                int nc = Math.min(chunk, g.n() - n0);
+                im2col(g, xa, xo + n0 * chw, nc, col);
+                for (int i = 0; i < nc; i++)
+                    Gemm.gemm(1, g.o(), g.ckk(), g.p(), gya, gyo + (n0 + i) * op, 0, false, col, i * colSize, 0, true,
+                            gwa, gwo, 1f, n0 + i == 0 ? 0f : 1f);
+            }
+        }
+        if (gBias != null) {
+            float[] gba = gBias.floats();
+            int gbo = gBias.offset();
+            WorkerPool.global().parallelFor(g.o(), Math.max(1, (1 << 16) / Math.max(1, g.n() * g.p())), (s, e) -> {
+                for (int o = s; o < e; o++) {
+                    double sum = 0;
+                    for (int i = 0; i < g.n(); i++) {
+                        int base = gyo + i * op + o * g.p();
+                        for (int q = 0; q < g.p(); q++) sum += gya[base + q];
+                    }
+                    gba[gbo + o] = (float) sum;
+                }
+            });
+        }
+    }
+
+    /** col[i] [C*kh*kw, Ho*Wo] for images i in [0, count) starting at x[xo], zero where the window is off the image. */
+    private static void im2col(Geo g, float[] x, int xo, int count, float[] col) {
+        int planes = count * g.c(), colSize = g.ckk() * g.p(), kk = g.kh() * g.kw();
+        WorkerPool.global().parallelFor(planes, Math.max(1, (1 << 15) / Math.max(1, kk * g.p())), (s, e) -> {
+            for (int pl = s; pl < e; pl++) {
+                int img = pl / g.c(), ch = pl % g.c();
+                im2colPlane(g, x, xo + pl * g.hw(), col, img * colSize + ch * kk * g.p());
+            }
+        });
+    }
+
+    /** The kh*kw rows of col that come from one input plane. */
+    private static void im2colPlane(Geo g, float[] x, int src, float[] col, int dst) {
+        int h = g.h(), w = g.w(), ho = g.ho(), wo = g.wo(), s = g.stride(), pad = g.pad();
+        for (int ki = 0; ki < g.kh(); ki++)
+            for (int kj = 0; kj < g.kw(); kj++) {
+                int row = dst + (ki * g.kw() + kj) * ho * wo;
+                // output columns whose input column ow*s - pad + kj lies in [0, w)
+                int lo = Math.min(wo, Math.max(0, ceilDiv(pad - kj, s)));
+                int hi = Math.max(lo, Math.min(wo, ceilDiv(w + pad - kj, s)));
+                for (int oh = 0; oh < ho; oh++) {
+                    int ih = oh * s - pad + ki, d = row + oh * wo;
+                    if (ih < 0 || ih >= h) {
+                        Arrays.fill(col, d, d + wo, 0f);
+                        continue;
+                    }
+                    int line = src + ih * w - pad + kj;
+                    Arrays.fill(col, d, d + lo, 0f);
+                    if (s == 1) System.arraycopy(x, line + lo, col, d + lo, hi - lo);
+                    else for (int ow = lo; ow < hi; ow++) col[d + ow] = x[line + ow * s];
+                    Arrays.fill(col, d + hi, d + wo, 0f);
+                }
+            }
+    }
+
+    /** gx[i] = the sum of gcol[i]'s entries over the input positions they came from (the adjoint of im2col). */
+    private static void col2im(Geo g, float[] col, int count, float[] gx, int gxo) {
+        int planes = count * g.c(), colSize = g.ckk() * g.p(), kk = g.kh() * g.kw();
+        WorkerPool.global().parallelFor(planes, Math.max(1, (1 << 15) / Math.max(1, kk * g.p())), (s, e) -> {
+            for (int pl = s; pl < e; pl++) {
+                int img = pl / g.c(), ch = pl % g.c();
+                col2imPlane(g, col, img * colSize + ch * kk * g.p(), gx, gxo + pl * g.hw());
+            }
+        });
+    }
+
+    private static void col2imPlane(Geo g, float[] col, int src, float[] gx, int dst) {
+        int h = g.h(), w = g.w(), ho = g.ho(), wo = g.wo(), s = g.stride(), pad = g.pad();
+        Arrays.fill(gx, dst, dst + h * w, 0f);
+        for (int ki = 0; ki < g.kh(); ki++)
+            for (int kj = 0; kj < g.kw(); kj++) {
+                int row = src + (ki * g.kw() + kj) * ho * wo;
+                int lo = Math.min(wo, Math.max(0, ceilDiv(pad - kj, s)));
+                int hi = Math.max(lo, Math.min(wo, ceilDiv(w + pad - kj, s)));
+                for (int oh = 0; oh < ho; oh++) {
+                    int ih = oh * s - pad + ki;
+                    if (ih < 0 || ih >= h) continue;
+                    int line = dst + ih * w - pad + kj, d = row + oh * wo;
+                    for (int ow = lo; ow < hi; ow++) gx[line + ow * s] += col[d + ow];
+                }
+            }
+    }
+
+    private static int ceilDiv(int a, int b) {
+        return Math.floorDiv(a + b - 1, b);
+    }
+
+    // ---- upsampling and pooling (per plane) ----------------------------------------------------------------------
+
+    static void upsampleNearest(Tensor x, int factor, Tensor y) {
+        int planes = x.shape(0) * x.shape(1), h = x.shape(2), w = x.shape(3), wy = w * factor;
+        float[] xa = x.floats(), ya = y.floats();
+        int xo = x.offset(), yo = y.offset();
+        WorkerPool.global().parallelFor(planes, Math.max(1, (1 << 15) / (h * w * factor * factor)), (s, e) -> {
+            for (int pl = s; pl < e; pl++)
+                for (int i = 0; i < h; i++) {
+                    int src = xo + (pl * h + i) * w, d = yo + (pl * h + i) * factor * wy;
+                    for (int j = 0; j < w; j++) Arrays.fill(ya, d + j * factor, d + (j + 1) * factor, xa[src + j]);
+                    for (int r = 1; r < factor; r++) System.arraycopy(ya, d, ya, d + r * wy, wy);
+                }
+        });
+    }
+
+    /** gx[i, j] = the sum of gy over its factor x factor block, rows then columns. */
+    static void upsampleNearestBackward(Tensor gy, int factor, Tensor gx) {
+        int planes = gx.shape(0) * gx.shape(1), h = gx.shape(2), w = gx.shape(3), wy = w * factor;
+        float[] ga = gy.floats(), gxa = gx.floats();
+        int go = gy.offset(), gxo = gx.offset();
+        WorkerPool.global().parallelFor(planes, Math.max(1, (1 << 15) / (h * w * factor * factor)), (s, e) -> {
+            for (int pl = s; pl < e; pl++)
+                for (int i = 0; i < h; i++)
+                    for (int j = 0; j < w; j++) {
+                        int src = go + (pl * h + i) * factor * wy + j * factor;
+                        float sum = 0f;
+                        for (int a = 0; a < factor; a++)
+                            for (int b = 0; b < factor; b++) sum += ga[src + a * wy + b];
+                        gxa[gxo + (pl * h + i) * w + j] = sum;
+                    }
+        });
+    }
+
+    /** y = the mean of each kernel x kernel window (summed row by row, then divided by kernel^2). */
+    static void avgPool2d(Tensor x, int kernel, int stride, Tensor y) {
+        int planes = x.shape(0) * x.shape(1), h = x.shape(2), w = x.shape(3), ho = y.shape(2), wo = y.shape(3);
+        float[] xa = x.floats(), ya = y.floats();
+        int xo = x.offset(), yo = y.offset();
+        float area = kernel * kernel;
+        WorkerPool.global().parallelFor(planes, Math.max(1, (1 << 15) / Math.max(1, ho * wo * kernel * kernel)), (s, e) -> {
+            for (int pl = s; pl < e; pl++)
+                for (int oh = 0; oh < ho; oh++)
+                    for (int ow = 0; ow < wo; ow++) {
+                        int src = xo + (pl * h + oh * stride) * w + ow * stride;
+                        float sum = 0f;
+                        for (int a = 0; a < kernel; a++)
+                            for (int b = 0; b < kernel; b++) sum += xa[src + a * w + b];
+                        ya[yo + (pl * ho + oh) * wo + ow] = sum / area;
+                    }
+        });
+    }
+
+    /** gx = each gy / kernel^2 spread over its window, windows in row-major order (overlaps add in that order). */
+    static void avgPool2dBackward(Tensor gy, int kernel, int stride, Tensor gx) {
+        int planes = gx.shape(0) * gx.shape(1), h = gx.shape(2), w = gx.shape(3), ho = gy.shape(2), wo = gy.shape(3);
+        float[] ga = gy.floats(), gxa = gx.floats();
+        int go = gy.offset(), gxo = gx.offset();
+        float area = kernel * kernel;
+        WorkerPool.global().parallelFor(planes, Math.max(1, (1 << 15) / Math.max(1, ho * wo * kernel * kernel)), (s, e) -> {
+            for (int pl = s; pl < e; pl++) {
+                int base = gxo + pl * h * w;
+                Arrays.fill(gxa, base, base + h * w, 0f);
+                for (int oh = 0; oh < ho; oh++)
+                    for (int ow = 0; ow < wo; ow++) {
+                        float v = ga[go + (pl * ho + oh) * wo + ow] / area;
+                        int d = base + oh * stride * w + ow * stride;
+                        for (int a = 0; a < kernel; a++)
+                            for (int b = 0; b < kernel; b++) gxa[d + a * w + b] += v;
+                    }
+            }
+        });
+    }
 }

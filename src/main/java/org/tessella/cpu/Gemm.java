@@ -1,5 +1,6 @@
 package org.tessella.cpu;
 
+import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 import org.tessella.tensor.Tensor;
@@ -9,17 +10,20 @@ import org.tessella.tensor.Tensor;
  *
  * <p>Structure (GotoBLAS/BLIS): for each block of NC columns and KC depth, a panel of op(B) is packed into micro-panels
  * of NR columns; for each block of MC rows, op(A) is packed into micro-panels of MR rows; a register-blocked micro
- * kernel then computes each MR x NR tile of C with MR x 2 vector accumulators (vectorised over N). Edge tiles are run
- * through the same kernel on a zero-padded copy, so no element of C is ever computed by different code.
+ * kernel computes each MR x NR tile with MR x 2 vector accumulators (vectorised over N) into a small tile buffer, and
+ * {@link #combine} folds the tile into C. Partial tiles are zero-padded in the packs and run through the same kernel.
+ * With fewer than {@link #SMALL_M} rows (inference on one token) C is computed straight from A and B.
  *
  * <p>Determinism: every element of C is {@code acc = 0; acc = fma(a[i,k], b[k,j], acc)} for k in order within a K
- * block of the fixed size {@link #KC}, then {@code c = acc * alpha} (first block, beta = 0) or
+ * block of the fixed depth {@link #KC}, then {@code c = acc * alpha} (first block with beta = 0) or
  * {@code c = fma(acc, alpha, c * beta')} with beta' = beta for the first block and 1 after it, blocks in order of k.
- * Lanewise fma rounds exactly as {@link Math#fma}, so this is the same whatever the vector width, the thread count,
- * or the place of the element in a tile. Work is split over the {@link WorkerPool} by output rows (and columns when
- * there are few rows), never over K.
+ * Lanewise fma rounds exactly as {@link Math#fma}, so the bits do not depend on the vector width, the thread count, the
+ * path taken, or where the element falls in a tile. Work is split over the {@link WorkerPool} by output rows (and
+ * columns when rows are few), never over K.
  *
- * <p>Packing buffers are per thread and allocated once, so a steady-state call allocates nothing large.
+ * <p>Packing buffers are per thread and allocated once, so a steady-state call allocates nothing large. (The kernel
+ * writes its accumulators to the tile buffer rather than passing vectors to a helper: a helper C2 declines to inline
+ * would box every vector, which measured 5x slower.)
  */
 final class Gemm {
     private Gemm() {}
@@ -28,16 +32,16 @@ final class Gemm {
     private static final int VL = S.length();
 
     /** Depth of a K block. Fixed (never derived from the vector width or threads): it sets the summation order. */
-    static final int KC = 256;
-    /** Rows of a micro tile. */
+    static final int KC = 512;
+    /** Rows of a micro tile. 6 x 2 vectors = 12 accumulators, which also fits the 16 registers of AVX2. */
     static final int MR = 6;
     /** Columns of a micro tile: two vectors. */
     static final int NR = 2 * VL;
-    /** Rows of op(A) packed at once (MC x KC floats stay in L2). */
-    static final int MC = 16 * MR;
-    /** Columns of op(B) packed at once (KC x NC floats stay in L2/L3). */
+    /** Rows of op(A) packed at once. */
+    static final int MC = 8 * MR;
+    /** Columns of op(B) packed at once (a multiple of NR). */
     static final int NC = NR * Math.max(1, 1024 / NR);
-    /** Below this many rows (and with B not transposed) C is computed straight from A and B, without packing. */
+    /** Below this many rows C is computed straight from A and B, without packing. */
     static final int SMALL_M = 4;
     /** Least work (multiply-adds) worth a task of its own. */
     private static final long MIN_TASK_WORK = 1L << 18;
@@ -61,8 +65,9 @@ final class Gemm {
     }
 
     /**
-     * The same on raw arrays: a[i] starts at {@code aOff + i * aStride} (aStride 0 reuses one matrix for all i), b
-     * likewise, and c[i] at {@code cOff + i * m * n}. op(A) is m x k, op(B) is k x n, all row-major.
+     * The same on arrays: a[i] starts at {@code aOff + i * aStride} (aStride 0 reuses one matrix for every i), b
+     * likewise, c[i] at {@code cOff + i * m * n}. op(A) is m x k, op(B) k x n, all row-major; A is stored k x m when
+     * transA, B n x k when transB.
      */
     static void gemm(int batch, int m, int n, int k,
                      float[] a, int aOff, int aStride, boolean transA,
@@ -74,30 +79,41 @@ final class Gemm {
             return;
         }
         WorkerPool pool = WorkerPool.global();
-        boolean direct = m < SMALL_M && !transB;
-        int rowsPerUnit = direct ? 1 : MR;
+        int threads = pool.threads();
+        boolean direct = m < SMALL_M;
+        int rowTiles = direct ? m : (m + MR - 1) / MR;
+        boolean whole = batch >= 4L * threads;
+        if (!direct && !whole && threads > 1 && rowTiles >= 2 * threads && (long) m * n * k >= 1L << 22) {
+            for (int bi = 0; bi < batch; bi++)
+                sharedB(pool, m, n, k, a, aOff + bi * aStride, transA, b, bOff + bi * bStride, transB,
+                        c, cOff + bi * m * n, alpha, beta);
+            return;
+        }
+        // Units of work: (matrix, column block, row tile), row tiles fastest, so that a task's consecutive units
+        // share their B panel. With many matrices a unit is a whole matrix, so that each B is packed only once;
+        // columns are split only when there are too few row tiles to keep the threads busy.
+        int rowsPerUnit = whole ? m : direct ? 1 : MR;
         int mTiles = (m + rowsPerUnit - 1) / rowsPerUnit;
         long rowUnits = (long) batch * mTiles;
         int nBlocks = 1;
-        int target = 4 * pool.threads();
-        if (pool.threads() > 1 && rowUnits < target)
-            nBlocks = (int) Math.min((n + NR - 1) / NR, (target + rowUnits - 1) / rowUnits);
+        if (threads > 1 && rowUnits < 4L * threads)
+            nBlocks = (int) Math.min((n + NR - 1) / NR, (4L * threads + rowUnits - 1) / rowUnits);
         int colsPerBlock = roundUp((n + nBlocks - 1) / nBlocks, NR);
         int nb = (n + colsPerBlock - 1) / colsPerBlock;
         long units = rowUnits * nb;
-        if (units > Integer.MAX_VALUE) throw new IllegalArgumentException("matmul: too many tiles");
+        if (units > Integer.MAX_VALUE) throw new IllegalArgumentException("matmul: too many output tiles");
         long unitWork = (long) rowsPerUnit * Math.min(colsPerBlock, n) * k;
         int grain = (int) Math.max(1, Math.min(units, MIN_TASK_WORK / unitWork));
         int perBatch = nb * mTiles;
         pool.parallelFor((int) units, grain, (s, e) -> {
-            int u = s;
-            while (u < e) {
+            for (int u = s; u < e; ) {
                 int bi = u / perBatch, rem = u % perBatch, nj = rem / mTiles, mt = rem % mTiles;
                 int run = Math.min(e - u, mTiles - mt);
                 int r0 = mt * rowsPerUnit, r1 = Math.min(m, (mt + run) * rowsPerUnit);
                 int c0 = nj * colsPerBlock, c1 = Math.min(n, c0 + colsPerBlock);
                 int ao = aOff + bi * aStride, bo = bOff + bi * bStride, co = cOff + bi * m * n;
-                if (direct) direct(m, n, k, a, ao, transA, b, bo, c, co, r0, r1, c0, c1, alpha, beta);
+                if (direct && transB) directT(m, n, k, a, ao, transA, b, bo, c, co, r0, r1, c0, c1, alpha, beta);
+                else if (direct) direct(m, n, k, a, ao, transA, b, bo, c, co, r0, r1, c0, c1, alpha, beta);
                 else blocked(m, n, k, a, ao, transA, b, bo, transB, c, co, r0, r1, c0, c1, alpha, beta);
                 u += run;
             }
@@ -110,61 +126,77 @@ final class Gemm {
 
     /** c = beta * c (the k = 0 or alpha = 0 case); beta = 0 writes zeros whatever c held. */
     private static void scale(float[] c, int off, int len, float beta) {
-        if (beta == 0f) java.util.Arrays.fill(c, off, off + len, 0f);
+        if (beta == 0f) Arrays.fill(c, off, off + len, 0f);
         else if (beta != 1f) for (int i = off; i < off + len; i++) c[i] *= beta;
     }
 
     // ---- packed path ---------------------------------------------------------------------------------------------
 
-    /** Rows [r0, r1) and columns [c0, c1) of one matrix product, all of K. */
+    /** Rows [r0, r1) and columns [c0, c1) of one product, all of K, on one thread with its own packs. */
     private static void blocked(int m, int n, int k, float[] a, int aOff, boolean transA,
                                 float[] b, int bOff, boolean transB, float[] c, int cOff,
                                 int r0, int r1, int c0, int c1, float alpha, float beta) {
         Scratch sc = SCRATCH.get();
         for (int jc = c0; jc < c1; jc += NC) {
             int nc = Math.min(NC, c1 - jc);
+            int panels = (nc + NR - 1) / NR;
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
                 float betaEff = pc == 0 ? beta : 1f;
-                packB(b, bOff, n, k, transB, pc, kc, jc, nc, sc.b);
-                for (int ic = r0; ic < r1; ic += MC) {
-                    int mc = Math.min(MC, r1 - ic);
-                    packA(a, aOff, m, k, transA, ic, mc, pc, kc, sc.a);
-                    macro(kc, mc, nc, sc, c, cOff + ic * n + jc, n, alpha, betaEff);
-                }
-            }
-        }
-    }
-
-    /** All micro tiles of an mc x nc block of C from packed A (mc x kc) and packed B (kc x nc). */
-    private static void macro(int kc, int mc, int nc, Scratch sc, float[] c, int cOff, int ldc,
-                              float alpha, float beta) {
-        float[] pa = sc.a, pb = sc.b, tile = sc.tile;
-        for (int jr = 0; jr < nc; jr += NR) {
-            int cols = Math.min(NR, nc - jr);
-            int bo = jr / NR * kc * NR;
-            for (int ir = 0; ir < mc; ir += MR) {
-                int rows = Math.min(MR, mc - ir);
-                int ao = ir / MR * kc * MR;
-                int co = cOff + ir * ldc + jr;
-                if (rows == MR && cols == NR) {
-                    kernel(kc, pa, ao, pb, bo, c, co, ldc, alpha, beta);
-                } else {
-                    if (beta != 0f)
-                        for (int r = 0; r < rows; r++) System.arraycopy(c, co + r * ldc, tile, r * NR, cols);
-                    kernel(kc, pa, ao, pb, bo, tile, 0, NR, alpha, beta);
-                    for (int r = 0; r < rows; r++) System.arraycopy(tile, r * NR, c, co + r * ldc, cols);
-                }
+                packB(b, bOff, n, k, transB, pc, kc, jc, nc, 0, panels, sc.b);
+                rows(m, n, a, aOff, k, transA, pc, kc, r0, r1, sc.b, nc, c, cOff + jc, alpha, betaEff, sc);
             }
         }
     }
 
     /**
-     * One MR x NR tile: {@code acc = sum_k pa[k][r] * pb[k][j]} (fma in order of k), then
-     * {@code c = acc * alpha} when beta is 0, else {@code c = fma(acc, alpha, c * beta)}.
+     * One large product on several threads: each B panel is packed once, by all threads together, into the caller's
+     * buffer; then the threads share out the rows, each packing its own A.
      */
-    private static void kernel(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc,
-                               float alpha, float beta) {
+    private static void sharedB(WorkerPool pool, int m, int n, int k, float[] a, int aOff, boolean transA,
+                                float[] b, int bOff, boolean transB, float[] c, int cOff, float alpha, float beta) {
+        float[] pb = SCRATCH.get().b;
+        int mTiles = (m + MR - 1) / MR;
+        for (int jc = 0; jc < n; jc += NC) {
+            int nc = Math.min(NC, n - jc), panels = (nc + NR - 1) / NR, j0 = jc;
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc), p0 = pc;
+                float betaEff = pc == 0 ? beta : 1f;
+                pool.parallelFor(panels, 2, (s, e) -> packB(b, bOff, n, k, transB, p0, kc, j0, nc, s, e, pb));
+                int grain = (int) Math.max(1, MIN_TASK_WORK / ((long) MR * nc * kc));
+                pool.parallelFor(mTiles, grain, (s, e) -> rows(m, n, a, aOff, k, transA, p0, kc, s * MR,
+                        Math.min(m, e * MR), pb, nc, c, cOff + j0, alpha, betaEff, SCRATCH.get()));
+            }
+        }
+    }
+
+    /** Rows [r0, r1) of C (at cOff, row stride n) against one packed B panel (kc x nc): packs A by MC rows. */
+    private static void rows(int m, int n, float[] a, int aOff, int k, boolean transA, int pc, int kc, int r0, int r1,
+                             float[] pb, int nc, float[] c, int cOff, float alpha, float beta, Scratch sc) {
+        for (int ic = r0; ic < r1; ic += MC) {
+            int mc = Math.min(MC, r1 - ic);
+            packA(a, aOff, m, k, transA, ic, mc, pc, kc, sc.a);
+            macro(kc, mc, nc, sc.a, pb, sc.tile, c, cOff + ic * n, n, alpha, beta);
+        }
+    }
+
+    /** All micro tiles of an mc x nc block of C from packed A (mc x kc) and packed B (kc x nc). */
+    private static void macro(int kc, int mc, int nc, float[] pa, float[] pb, float[] tile, float[] c, int cOff,
+                              int ldc, float alpha, float beta) {
+        for (int jr = 0; jr < nc; jr += NR) {
+            int cols = Math.min(NR, nc - jr);
+            int bo = jr / NR * kc * NR;
+            for (int ir = 0; ir < mc; ir += MR) {
+                int rows = Math.min(MR, mc - ir);
+                kernel(kc, pa, ir / MR * kc * MR, pb, bo, tile);
+                int co = cOff + ir * ldc + jr;
+                for (int r = 0; r < rows; r++) combine(tile, r * NR, c, co + r * ldc, cols, alpha, beta);
+            }
+        }
+    }
+
+    /** One MR x NR tile: {@code t[r][j] = sum_k pa[k][r] * pb[k][j]}, fma in order of k. */
+    private static void kernel(int kc, float[] pa, int ao, float[] pb, int bo, float[] t) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
@@ -194,22 +226,36 @@ final class Gemm {
             c50 = x.fma(b0, c50);
             c51 = x.fma(b1, c51);
         }
-        FloatVector va = FloatVector.broadcast(S, alpha);
-        store(c00, c01, va, beta, c, co);
-        store(c10, c11, va, beta, c, co + ldc);
-        store(c20, c21, va, beta, c, co + 2 * ldc);
-        store(c30, c31, va, beta, c, co + 3 * ldc);
-        store(c40, c41, va, beta, c, co + 4 * ldc);
-        store(c50, c51, va, beta, c, co + 5 * ldc);
+        c00.intoArray(t, 0);
+        c01.intoArray(t, VL);
+        c10.intoArray(t, NR);
+        c11.intoArray(t, NR + VL);
+        c20.intoArray(t, 2 * NR);
+        c21.intoArray(t, 2 * NR + VL);
+        c30.intoArray(t, 3 * NR);
+        c31.intoArray(t, 3 * NR + VL);
+        c40.intoArray(t, 4 * NR);
+        c41.intoArray(t, 4 * NR + VL);
+        c50.intoArray(t, 5 * NR);
+        c51.intoArray(t, 5 * NR + VL);
     }
 
-    private static void store(FloatVector v0, FloatVector v1, FloatVector alpha, float beta, float[] c, int o) {
+    /**
+     * {@code c = acc * alpha} when beta is 0 (c's old value, even NaN, ignored), else
+     * {@code c = fma(acc, alpha, c * beta)}, over len elements; vector body and scalar tail round alike.
+     */
+    private static void combine(float[] acc, int ao, float[] c, int co, int len, float alpha, float beta) {
+        int j = 0;
         if (beta == 0f) {
-            v0.mul(alpha).intoArray(c, o);
-            v1.mul(alpha).intoArray(c, o + VL);
+            for (; j <= len - VL; j += VL) FloatVector.fromArray(S, acc, ao + j).mul(alpha).intoArray(c, co + j);
+            for (; j < len; j++) c[co + j] = acc[ao + j] * alpha;
         } else {
-            v0.fma(alpha, FloatVector.fromArray(S, c, o).mul(beta)).intoArray(c, o);
-            v1.fma(alpha, FloatVector.fromArray(S, c, o + VL).mul(beta)).intoArray(c, o + VL);
+            FloatVector va = FloatVector.broadcast(S, alpha);
+            for (; j <= len - VL; j += VL) {
+                FloatVector old = FloatVector.fromArray(S, c, co + j).mul(beta);
+                FloatVector.fromArray(S, acc, ao + j).fma(va, old).intoArray(c, co + j);
+            }
+            for (; j < len; j++) c[co + j] = Math.fma(acc[ao + j], alpha, c[co + j] * beta);
         }
     }
 
@@ -219,15 +265,25 @@ final class Gemm {
         for (int ir = 0; ir < mc; ir += MR) {
             int rows = Math.min(MR, mc - ir);
             int dst = ir / MR * kc * MR;
-            if (!transA) {
-                for (int r = 0; r < rows; r++) {
-                    int src = aOff + (i0 + ir + r) * k + p0;
-                    for (int p = 0; p < kc; p++) pa[dst + p * MR + r] = a[src + p];
-                }
-            } else {
+            if (transA) {
                 for (int p = 0; p < kc; p++) {
                     int src = aOff + (p0 + p) * m + i0 + ir;
                     for (int r = 0; r < rows; r++) pa[dst + p * MR + r] = a[src + r];
+                }
+            } else if (rows == MR) {
+                int s = aOff + (i0 + ir) * k + p0;
+                for (int p = 0, d = dst; p < kc; p++, d += MR) {
+                    pa[d] = a[s + p];
+                    pa[d + 1] = a[s + k + p];
+                    pa[d + 2] = a[s + 2 * k + p];
+                    pa[d + 3] = a[s + 3 * k + p];
+                    pa[d + 4] = a[s + 4 * k + p];
+                    pa[d + 5] = a[s + 5 * k + p];
+                }
+            } else {
+                for (int r = 0; r < rows; r++) {
+                    int src = aOff + (i0 + ir + r) * k + p0;
+                    for (int p = 0; p < kc; p++) pa[dst + p * MR + r] = a[src + p];
                 }
             }
             for (int r = rows; r < MR; r++)
@@ -235,12 +291,15 @@ final class Gemm {
         }
     }
 
-    /** Packs depth [p0, p0 + kc) and columns [j0, j0 + nc) of op(B) as micro-panels pb[panel][k][NR], zero-padded. */
+    /**
+     * Packs micro-panels [q0, q1) of depth [p0, p0 + kc) and columns [j0, j0 + nc) of op(B) as pb[panel][k][NR],
+     * zero-padded.
+     */
     private static void packB(float[] b, int bOff, int n, int k, boolean transB, int p0, int kc, int j0, int nc,
-                              float[] pb) {
-        for (int jr = 0; jr < nc; jr += NR) {
-            int cols = Math.min(NR, nc - jr);
-            int dst = jr / NR * kc * NR;
+                              int q0, int q1, float[] pb) {
+        for (int q = q0; q < q1; q++) {
+            int jr = q * NR, cols = Math.min(NR, nc - jr);
+            int dst = q * kc * NR;
             if (!transB) {
                 for (int p = 0; p < kc; p++) {
                     int src = bOff + (p0 + p) * n + j0 + jr, d = dst + p * NR;
@@ -249,58 +308,110 @@ final class Gemm {
                         FloatVector.fromArray(S, b, src + VL).intoArray(pb, d + VL);
                     } else {
                         System.arraycopy(b, src, pb, d, cols);
-                        java.util.Arrays.fill(pb, d + cols, d + NR, 0f);
+                        Arrays.fill(pb, d + cols, d + NR, 0f);
                     }
                 }
-            } else {
-                for (int j = 0; j < cols; j++) {
-                    int src = bOff + (j0 + jr + j) * k + p0;
-                    for (int p = 0; p < kc; p++) pb[dst + p * NR + j] = b[src + p];
-                }
-                for (int j = cols; j < NR; j++)
-                    for (int p = 0; p < kc; p++) pb[dst + p * NR + j] = 0f;
+                continue;
             }
+            int j = 0;
+            for (; j + 8 <= cols; j += 8) { // eight rows of b at a time, so that the writes are contiguous
+                int s = bOff + (j0 + jr + j) * k + p0;
+                for (int p = 0, d = dst + j; p < kc; p++, d += NR) {
+                    pb[d] = b[s + p];
+                    pb[d + 1] = b[s + k + p];
+                    pb[d + 2] = b[s + 2 * k + p];
+                    pb[d + 3] = b[s + 3 * k + p];
+                    pb[d + 4] = b[s + 4 * k + p];
+                    pb[d + 5] = b[s + 5 * k + p];
+                    pb[d + 6] = b[s + 6 * k + p];
+                    pb[d + 7] = b[s + 7 * k + p];
+                }
+            }
+            for (; j < cols; j++) {
+                int s = bOff + (j0 + jr + j) * k + p0;
+                for (int p = 0; p < kc; p++) pb[dst + p * NR + j] = b[s + p];
+            }
+            for (; j < NR; j++)
+                for (int p = 0; p < kc; p++) pb[dst + p * NR + j] = 0f;
         }
     }
 
-    // ---- direct path (few rows, B not transposed: inference with one or two tokens) ------------------------------
+    // ---- direct paths (fewer than SMALL_M rows) ------------------------------------------------------------------
 
-    /** Rows [r0, r1), columns [c0, c1), straight from A and B, with exactly the arithmetic of the packed path. */
+    /** Rows [r0, r1), columns [c0, c1) straight from A and B (b is k x n), with the packed path's arithmetic. */
     private static void direct(int m, int n, int k, float[] a, int aOff, boolean transA, float[] b, int bOff,
                                float[] c, int cOff, int r0, int r1, int c0, int c1, float alpha, float beta) {
-        FloatVector va = FloatVector.broadcast(S, alpha);
+        float[] t = SCRATCH.get().tile;
         int aRow = transA ? 1 : k, aCol = transA ? m : 1;
         for (int i = r0; i < r1; i++) {
-            int ai = aOff + i * aRow, ci = cOff + i * n;
+            int ci = cOff + i * n;
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
                 float betaEff = pc == 0 ? beta : 1f;
-                int ap = ai + pc * aCol, bp = bOff + pc * n;
+                int ap = aOff + i * aRow + pc * aCol, bp = bOff + pc * n;
                 int j = c0;
-                for (; j + 4 * VL <= c1; j += 4 * VL) {
-                    FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S);
-                    FloatVector s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
-                    for (int p = 0; p < kc; p++) {
-                        FloatVector x = FloatVector.broadcast(S, a[ap + p * aCol]);
-                        int bo = bp + p * n + j;
-                        s0 = x.fma(FloatVector.fromArray(S, b, bo), s0);
-                        s1 = x.fma(FloatVector.fromArray(S, b, bo + VL), s1);
-                        s2 = x.fma(FloatVector.fromArray(S, b, bo + 2 * VL), s2);
-                        s3 = x.fma(FloatVector.fromArray(S, b, bo + 3 * VL), s3);
-                    }
-                    store(s0, s1, va, betaEff, c, ci + j);
-                    store(s2, s3, va, betaEff, c, ci + j + 2 * VL);
-                }
-                for (; j + VL <= c1; j += VL) {
-                    FloatVector s0 = FloatVector.zero(S);
-                    for (int p = 0; p < kc; p++)
-                        s0 = FloatVector.broadcast(S, a[ap + p * aCol]).fma(FloatVector.fromArray(S, b, bp + p * n + j), s0);
-                    if (betaEff == 0f) s0.mul(va).intoArray(c, ci + j);
-                    else s0.fma(va, FloatVector.fromArray(S, c, ci + j).mul(betaEff)).intoArray(c, ci + j);
+                for (; j + NR <= c1; j += NR) {
+                    directTile(kc, a, ap, aCol, b, bp + j, n, t);
+                    combine(t, 0, c, ci + j, NR, alpha, betaEff);
                 }
                 for (; j < c1; j++) {
                     float s = 0f;
                     for (int p = 0; p < kc; p++) s = Math.fma(a[ap + p * aCol], b[bp + p * n + j], s);
+                    c[ci + j] = betaEff == 0f ? s * alpha : Math.fma(s, alpha, c[ci + j] * betaEff);
+                }
+            }
+        }
+    }
+
+    /** One row of A times NR columns of B over kc steps of k, into t[0, NR). */
+    private static void directTile(int kc, float[] a, int ao, int aStep, float[] b, int bo, int ldb, float[] t) {
+        FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            FloatVector x = FloatVector.broadcast(S, a[ao + p * aStep]);
+            int o = bo + p * ldb;
+            s0 = x.fma(FloatVector.fromArray(S, b, o), s0);
+            s1 = x.fma(FloatVector.fromArray(S, b, o + VL), s1);
+        }
+        s0.intoArray(t, 0);
+        s1.intoArray(t, VL);
+    }
+
+    /**
+     * Rows [r0, r1), columns [c0, c1) with b stored n x k: dot products along rows of b, eight independent scalar
+     * fma chains at a time, each in order of k as in the packed path (so no transposing pack of B for one row).
+     */
+    private static void directT(int m, int n, int k, float[] a, int aOff, boolean transA, float[] b, int bOff,
+                                float[] c, int cOff, int r0, int r1, int c0, int c1, float alpha, float beta) {
+        float[] t = SCRATCH.get().tile;
+        int aRow = transA ? 1 : k, aCol = transA ? m : 1;
+        for (int i = r0; i < r1; i++) {
+            int ci = cOff + i * n;
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc);
+                float betaEff = pc == 0 ? beta : 1f;
+                int ap = aOff + i * aRow + pc * aCol;
+                int j = c0;
+                for (; j + 8 <= c1; j += 8) {
+                    int bo = bOff + j * k + pc;
+                    float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f;
+                    for (int p = 0; p < kc; p++) {
+                        float x = a[ap + p * aCol];
+                        s0 = Math.fma(x, b[bo + p], s0);
+                        s1 = Math.fma(x, b[bo + k + p], s1);
+                        s2 = Math.fma(x, b[bo + 2 * k + p], s2);
+                        s3 = Math.fma(x, b[bo + 3 * k + p], s3);
+                        s4 = Math.fma(x, b[bo + 4 * k + p], s4);
+                        s5 = Math.fma(x, b[bo + 5 * k + p], s5);
+                        s6 = Math.fma(x, b[bo + 6 * k + p], s6);
+                        s7 = Math.fma(x, b[bo + 7 * k + p], s7);
+                    }
+                    t[0] = s0; t[1] = s1; t[2] = s2; t[3] = s3; t[4] = s4; t[5] = s5; t[6] = s6; t[7] = s7;
+                    combine(t, 0, c, ci + j, 8, alpha, betaEff);
+                }
+                for (; j < c1; j++) {
+                    int bo = bOff + j * k + pc;
+                    float s = 0f;
+                    for (int p = 0; p < kc; p++) s = Math.fma(a[ap + p * aCol], b[bo + p], s);
                     c[ci + j] = betaEff == 0f ? s * alpha : Math.fma(s, alpha, c[ci + j] * betaEff);
                 }
             }

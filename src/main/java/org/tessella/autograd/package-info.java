@@ -1,0 +1,10 @@
+/**
+ * Reverse-mode automatic differentiation, define-by-run. {@link org.tessella.autograd.Ops} (math, reductions, matmul,
+ * views) and {@link org.tessella.autograd.Functional} (softmax, losses, norms, convolution, attention, rope, dropout)
+ * compute through the backend of their inputs' device and record a backward rule on the thread's
+ * {@link org.tessella.autograd.Tape}; {@code Tape.backward(loss)} walks it in reverse and accumulates into the
+ * {@code grad} of leaf tensors. {@code Tape.noGrad()} opens a scope that records nothing.
+ *
+ * <p>Depends on {@code tensor} and {@code backend}; never on a concrete backend.
+ */
+package org.tessella.autograd;

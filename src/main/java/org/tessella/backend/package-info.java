@@ -1,0 +1,10 @@
+/**
+ * The backend boundary: {@link org.tessella.backend.Backend} lists the primitive ops every device implements
+ * (elementwise, reductions, GEMM, fused softmax/cross-entropy/norms/attention/rope, convolution, indexing,
+ * randomness, AdamW), and {@link org.tessella.backend.Backends} finds a device's backend through
+ * {@link java.util.ServiceLoader}, so nothing above this layer names a backend class and no GPU code loads unless a
+ * GPU device is asked for. {@link org.tessella.backend.FlopCounter} counts the FLOPs of the heavy ops.
+ *
+ * <p>Depends on {@code tensor} only.
+ */
+package org.tessella.backend;

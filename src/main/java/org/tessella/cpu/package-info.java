@@ -1,0 +1,12 @@
+/**
+ * The CPU backend: Vector API kernels ({@code FloatVector.SPECIES_PREFERRED} with scalar tails), one file per concern
+ * (Elementwise, Reductions, Gemm, Conv, RowOps, Norms, Indexing, Attention), the persistent
+ * {@link org.tessella.cpu.WorkerPool} and {@link org.tessella.cpu.FastMath}, the project's own transcendental functions.
+ *
+ * <p>Determinism: work is split by output, never by reduction; every reduction has a fixed order independent of the
+ * thread count and the vector width; exp, log, tanh, erf are FMA polynomials whose scalar and vector forms perform the
+ * same IEEE operations. The same inputs therefore give the same bits on any machine and thread count.
+ *
+ * <p>Depends on {@code tensor} and {@code backend}. Registered as a service in META-INF/services.
+ */
+package org.tessella.cpu;

@@ -1,0 +1,209 @@
+package org.tessella.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.tessella.tensor.DType;
+import org.tessella.tensor.Tensor;
+
+class ConvTest {
+    private static final CpuBackend B = CpuBackend.INSTANCE;
+
+    @AfterAll
+    static void restorePool() {
+        WorkerPool.configure(WorkerPool.defaultThreads());
+    }
+
+    static float[] random(SplittableRandom r, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float) (r.nextDouble() * 2 - 1);
+        return x;
+    }
+
+    /** A tensor full of NaN: outputs must be overwritten, never accumulated into. */
+    static Tensor garbage(int... shape) {
+        Tensor t = Tensor.empty(DType.F32, shape);
+        java.util.Arrays.fill(t.floats(), t.offset(), t.offset() + t.numel(), Float.NaN);
+        return t;
+    }
+
+    static void assertClose(String what, double[] ref, double[] mag, float[] got) {
+        for (int i = 0; i < ref.length; i++) {
+            double err = Math.abs(got[i] - ref[i]);
+            if (!(err <= 1e-5 * mag[i] + 1e-30))
+                fail(what + " at " + i + ": got " + got[i] + ", want " + ref[i] + " (error " + err + ", scale " + mag[i] + ")");
+        }
+    }
+
+    /** One convolution problem with naive double-precision references for all three passes. */
+    record Conv(int n, int c, int h, int w, int o, int k, int stride, int pad, boolean bias, long seed) {
+        int ho() { return (h + 2 * pad - k) / stride + 1; }
+        int wo() { return (w + 2 * pad - k) / stride + 1; }
+
+        @Override public String toString() {
+            return "conv n=" + n + " c=" + c + " " + h + "x" + w + " o=" + o + " k=" + k + " stride=" + stride + " pad=" + pad;
+        }
+
+        record Data(float[] x, float[] w, float[] b, float[] gy) {}
+
+        Data data() {
+            SplittableRandom r = new SplittableRandom(seed);
+            return new Data(random(r, n * c * h * w), random(r, o * c * k * k), bias ? random(r, o) : null,
+                    random(r, n * o * ho() * wo()));
+        }
+
+        /** Index of x[in, ic, ih, iw], or -1 off the image. */
+        int xi(int in, int ic, int ih, int iw) {
+            if (ih < 0 || ih >= h || iw < 0 || iw >= w) return -1;
+            return ((in * c + ic) * h + ih) * w + iw;
+        }
+
+        /** Returns {y, gx, gw, gb} computed by the backend. */
+        float[][] run(Data d) {
+            Tensor x = Tensor.of(d.x.clone(), n, c, h, w), wt = Tensor.of(d.w.clone(), o, c, k, k);
+            Tensor b = d.b == null ? null : Tensor.of(d.b.clone(), o);
+            Tensor gy = Tensor.of(d.gy.clone(), n, o, ho(), wo());
+            Tensor y = garbage(n, o, ho(), wo()), gx = garbage(n, c, h, w), gw = garbage(o, c, k, k);
+            Tensor gb = bias ? garbage(o) : null;
+            B.conv2d(x, wt, b, stride, pad, y);
+            B.conv2dBackwardInput(gy, wt, stride, pad, gx);
+            B.conv2dBackwardWeight(gy, x, stride, pad, gw, gb);
+            return new float[][]{y.toFloatArray(), gx.toFloatArray(), gw.toFloatArray(), bias ? gb.toFloatArray() : null};
+        }
+
+        void check(Data d, float[][] got) {
+            int ho = ho(), wo = wo();
+            double[] y = new double[n * o * ho * wo], ym = new double[y.length];
+            double[] gx = new double[n * c * h * w], gxm = new double[gx.length];
+            double[] gw = new double[o * c * k * k], gwm = new double[gw.length];
+            double[] gb = new double[o], gbm = new double[o];
+            for (int in = 0; in < n; in++)
+                for (int oc = 0; oc < o; oc++)
+                    for (int oh = 0; oh < ho; oh++)
+                        for (int ow = 0; ow < wo; ow++) {
+                            int yi = ((in * o + oc) * ho + oh) * wo + ow;
+                            double g = d.gy[yi];
+                            if (bias) {
+                                y[yi] += d.b[oc];
+                                ym[yi] += Math.abs(d.b[oc]);
+                                gb[oc] += g;
+                                gbm[oc] += Math.abs(g);
+                            }
+                            for (int ic = 0; ic < c; ic++)
+                                for (int i = 0; i < k; i++)
+                                    for (int j = 0; j < k; j++) {
+                                        int xi = xi(in, ic, oh * stride - pad + i, ow * stride - pad + j);
+                                        if (xi < 0) continue;
+                                        int wi = ((oc * c + ic) * k + i) * k + j;
+                                        double p = (double) d.w[wi] * d.x[xi];
+                                        y[yi] += p;
+                                        ym[yi] += Math.abs(p);
+                                        gx[xi] += g * d.w[wi];
+                                        gxm[xi] += Math.abs(g * d.w[wi]);
+                                        gw[wi] += g * d.x[xi];
+                                        gwm[wi] += Math.abs(g * d.x[xi]);
+                                    }
+                        }
+            assertClose(this + " forward", y, ym, got[0]);
+            assertClose(this + " input gradient", gx, gxm, got[1]);
+            assertClose(this + " weight gradient", gw, gwm, got[2]);
+            if (bias) assertClose(this + " bias gradient", gb, gbm, got[3]);
+        }
+    }
+
+    static final Conv[] CASES = {
+            new Conv(2, 5, 7, 6, 3, 1, 1, 0, true, 1),     // 1x1: no im2col
+            new Conv(3, 4, 9, 8, 7, 3, 1, 1, true, 2),     // 3x3 same
+            new Conv(2, 3, 9, 7, 5, 3, 2, 1, false, 3),    // 3x3 stride 2 (odd sizes)
+            new Conv(2, 6, 8, 8, 4, 3, 2, 1, true, 4),     // the tokenizer's downsampling shape
+            new Conv(2, 3, 16, 12, 6, 4, 4, 0, true, 5),   // patchify 4x4 stride 4
+            new Conv(2, 4, 6, 5, 3, 1, 2, 0, true, 6),     // 1x1 stride 2 (general path)
+            new Conv(1, 2, 5, 5, 2, 3, 1, 0, true, 7),     // no padding
+            new Conv(3, 1, 5, 6, 2, 5, 1, 2, true, 8),     // 5x5 pad 2, one channel
+            new Conv(1, 1, 1, 1, 1, 1, 1, 0, true, 9),
+            new Conv(30, 16, 32, 32, 8, 3, 1, 1, true, 10), // more than one chunk of images
+    };
+
+    @Test
+    void convolutionMatchesNaiveLoops() {
+        for (Conv cv : CASES) {
+            Conv.Data d = cv.data();
+            cv.check(d, cv.run(d));
+        }
+    }
+
+    @Test
+    void convolutionIdenticalForOneAndTwoThreads() {
+        Conv[] cases = {CASES[0], CASES[3], CASES[4], new Conv(8, 16, 16, 16, 32, 3, 1, 1, true, 20),
+                new Conv(4, 32, 8, 8, 16, 1, 1, 0, true, 21)};
+        try {
+            for (Conv cv : cases) {
+                Conv.Data d = cv.data();
+                WorkerPool.configure(1);
+                float[][] one = cv.run(d);
+                WorkerPool.configure(2);
+                float[][] two = cv.run(d);
+                for (int i = 0; i < 4; i++)
+                    if (one[i] != null) assertArrayEquals(one[i], two[i], cv + ": output " + i + " differs");
+            }
+        } finally {
+            WorkerPool.configure(WorkerPool.defaultThreads());
+        }
+    }
+
+    @Test
+    void upsampleNearestAndBackward() {
+        SplittableRandom r = new SplittableRandom(30);
+        for (int[] s : new int[][]{{2, 3, 4, 5, 2}, {1, 1, 3, 1, 3}, {2, 2, 8, 8, 2}}) {
+            int n = s[0], c = s[1], h = s[2], w = s[3], f = s[4];
+            float[] x = random(r, n * c * h * w), gy = random(r, n * c * h * f * w * f);
+            Tensor y = garbage(n, c, h * f, w * f), gx = garbage(n, c, h, w);
+            B.upsampleNearest(Tensor.of(x, n, c, h, w), f, y);
+            B.upsampleNearestBackward(Tensor.of(gy, n, c, h * f, w * f), f, gx);
+            double[] gref = new double[x.length], gmag = new double[x.length];
+            float[] ya = y.toFloatArray();
+            for (int p = 0; p < n * c; p++)
+                for (int i = 0; i < h * f; i++)
+                    for (int j = 0; j < w * f; j++) {
+                        int src = (p * h + i / f) * w + j / f, yi = (p * h * f + i) * w * f + j;
+                        if (ya[yi] != x[src]) fail("upsample at " + yi + ": got " + ya[yi] + ", want " + x[src]);
+                        gref[src] += gy[yi];
+                        gmag[src] += Math.abs(gy[yi]);
+                    }
+            assertClose("upsample backward", gref, gmag, gx.toFloatArray());
+        }
+    }
+
+    @Test
+    void avgPoolAndBackward() {
+        SplittableRandom r = new SplittableRandom(40);
+        for (int[] s : new int[][]{{2, 3, 8, 6, 2, 2}, {1, 2, 7, 9, 3, 2}, {2, 1, 5, 5, 3, 1}, {1, 2, 9, 8, 4, 4}}) {
+            int n = s[0], c = s[1], h = s[2], w = s[3], k = s[4], st = s[5];
+            int ho = (h - k) / st + 1, wo = (w - k) / st + 1;
+            float[] x = random(r, n * c * h * w), gy = random(r, n * c * ho * wo);
+            Tensor y = garbage(n, c, ho, wo), gx = garbage(n, c, h, w);
+            B.avgPool2d(Tensor.of(x, n, c, h, w), k, st, y);
+            B.avgPool2dBackward(Tensor.of(gy, n, c, ho, wo), k, st, gx);
+            double[] yref = new double[n * c * ho * wo], ymag = new double[yref.length];
+            double[] gref = new double[x.length], gmag = new double[x.length];
+            for (int p = 0; p < n * c; p++)
+                for (int oh = 0; oh < ho; oh++)
+                    for (int ow = 0; ow < wo; ow++) {
+                        int yi = (p * ho + oh) * wo + ow;
+                        for (int a = 0; a < k; a++)
+                            for (int b = 0; b < k; b++) {
+                                int xi = (p * h + oh * st + a) * w + ow * st + b;
+                                yref[yi] += x[xi] / (double) (k * k);
+                                ymag[yi] += Math.abs(x[xi] / (double) (k * k));
+                                gref[xi] += gy[yi] / (double) (k * k);
+                                gmag[xi] += Math.abs(gy[yi] / (double) (k * k));
+                            }
+                    }
+            assertClose("avgPool k=" + k + " stride=" + st, yref, ymag, y.toFloatArray());
+            assertClose("avgPool backward k=" + k + " stride=" + st, gref, gmag, gx.toFloatArray());
+        }
+    }
+}
