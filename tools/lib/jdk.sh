@@ -1,0 +1,104 @@
+# shellcheck shell=bash
+# Shared helpers for the scripts in tools/: finding a JDK 25+ and running Maven with it.
+# Source it, then call find_jdk (or require_jdk, which prints one line and exits 1 when none is found).
+
+TESSELLA_MIN_JAVA=25
+
+# Prints the feature version (8, 17, 25, ...) of the JDK at $1, or nothing when $1/bin/java is unusable.
+jdk_feature_version() {
+  local home=$1 v=""
+  [[ -x "$home/bin/java" ]] || return 1
+  if [[ -r "$home/release" ]]; then
+    v=$(sed -n 's/^JAVA_VERSION="\([^"]*\)".*/\1/p' "$home/release" | head -n 1)
+  fi
+  if [[ -z "$v" ]]; then
+    v=$("$home/bin/java" -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n 1)
+  fi
+  [[ -n "$v" ]] || return 1
+  if [[ $v == 1.* ]]; then v=${v#1.}; fi   # 1.8.0_392 -> 8
+  v=${v%%[!0-9]*}                          # 25.0.3 -> 25, 26-ea -> 26
+  [[ -n "$v" ]] || return 1
+  printf '%s\n' "$v"
+}
+
+# True when $1 is a JDK (has bin/java and bin/javac) of version >= TESSELLA_MIN_JAVA.
+jdk_ok() {
+  local home=$1 v
+  [[ -n "$home" && -x "$home/bin/java" && -x "$home/bin/javac" ]] || return 1
+  v=$(jdk_feature_version "$home") || return 1
+  (( v >= TESSELLA_MIN_JAVA ))
+}
+
+# Prints the home of a JDK >= 25: JAVA_HOME when it qualifies, else the newest one found in the usual places.
+# Returns 1 (printing nothing) when there is none.
+find_jdk() {
+  if [[ -n "${JAVA_HOME:-}" ]] && jdk_ok "$JAVA_HOME"; then
+    printf '%s\n' "$JAVA_HOME"
+    return 0
+  fi
+  local cand best="" best_v=0 v
+  local -a cands=()
+  shopt -s nullglob
+  cands+=(/usr/lib/jvm/* /opt/java /opt/java/* /usr/local/*jdk* /usr/local/java/* /opt/*jdk*)
+  cands+=("$HOME"/.sdkman/candidates/java/* "$HOME"/.jdks/*)
+  shopt -u nullglob
+  # the java on PATH, resolved through alternatives symlinks
+  if command -v java >/dev/null 2>&1; then
+    local j
+    j=$(readlink -f "$(command -v java)" 2>/dev/null) && cands+=("${j%/bin/java}")
+  fi
+  for cand in "${cands[@]}"; do
+    [[ -L "$cand" ]] && cand=$(readlink -f "$cand")
+    jdk_ok "$cand" || continue
+    v=$(jdk_feature_version "$cand")
+    if (( v > best_v )); then best=$cand; best_v=$v; fi
+  done
+  [[ -n "$best" ]] || return 1
+  printf '%s\n' "$best"
+}
+
+# Sets and exports JAVA_HOME to a JDK >= 25 or prints one line and exits 1.
+require_jdk() {
+  local home
+  if ! home=$(find_jdk); then
+    echo "tessella: needs a JDK ${TESSELLA_MIN_JAVA} or newer and found none; install one (e.g. apt-get install temurin-${TESSELLA_MIN_JAVA}-jdk) or set JAVA_HOME to it" >&2
+    exit 1
+  fi
+  export JAVA_HOME=$home
+}
+
+# Runs Maven with JAVA_HOME set by require_jdk (call that first). Exit status is Maven's.
+run_mvn() {
+  if ! command -v mvn >/dev/null 2>&1; then
+    echo "tessella: needs Maven (mvn) on PATH; install it (e.g. apt-get install maven)" >&2
+    return 1
+  fi
+  MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow ${MAVEN_OPTS:-}" mvn "$@"
+}
+
+# Like run_mvn, for quiet builds before a run: all of Maven's output goes to stderr (stdout stays the program's),
+# without the stray colour-reset codes Debian's Maven prints even in quiet batch mode. Exit status is Maven's.
+run_mvn_build() {
+  local rc=0
+  { run_mvn "$@" 2>&1 | sed -u -e $'s/\x1b\\[0m//g' -e '/^$/d' >&2; rc=${PIPESTATUS[0]}; } || true
+  return "$rc"
+}
+
+# The JVM options every Tessella run needs.
+TESSELLA_JVM_ARGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC)
+
+# Runs "$@" with the JVM's start-up notice "WARNING: Using incubator modules: ..." (the first stderr line) removed;
+# the rest of stderr passes through unbuffered (so progress lines that redraw with \r still work) and the exit
+# status is the command's. Works with and without set -e / pipefail in the caller.
+_drop_incubator_notice() {
+  local line=""
+  if IFS= read -r line || [[ -n $line ]]; then
+    [[ $line == "WARNING: Using incubator modules"* ]] || printf '%s\n' "$line"
+  fi
+  cat
+}
+run_quiet_incubator() {
+  local rc=0
+  { "$@" 2>&1 1>&3 3>&- | _drop_incubator_notice >&2; rc=${PIPESTATUS[0]}; } 3>&1 || true
+  return "$rc"
+}
