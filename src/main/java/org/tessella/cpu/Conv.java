@@ -1,6 +1,8 @@
 package org.tessella.cpu;
 
 import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 import org.tessella.tensor.Tensor;
 
 /**
@@ -9,17 +11,22 @@ import org.tessella.tensor.Tensor;
  * <p>Convolution: for each image, {@code col} [C*kh*kw, Ho*Wo] holds the input patches, so that
  * {@code y = w @ col} (w viewed as [O, C*kh*kw]), {@code gcol = w^T @ gy} (then col2im adds gcol back into gx) and
  * {@code gw = sum over images of gy @ col^T}. A 1x1 stride-1 unpadded convolution uses x itself as col. Images go
- * through in chunks whose col fits a per-thread scratch array of about {@link #SCRATCH_FLOATS} floats, reused from call
- * to call; the GEMMs run over a chunk at once (batched), the weight gradient one image at a time in image order.
+ * through in chunks whose scratch (col, and the per-image weight-gradient partials) fits about
+ * {@link #SCRATCH_FLOATS} floats (at least one image) of a per-thread array that is reused from call to call (8 MB, so
+ * a chunk's col is still in cache when the GEMM packs it); each GEMM runs over a whole chunk at once (batched).
  *
  * <p>Determinism: GEMMs are deterministic; im2col, col2im and the pooling kernels work per (image, channel) plane,
- * each plane on one thread in a fixed order; bias and weight gradients sum over images in image order.
+ * each plane on one thread in a fixed order; the weight gradient is the per-image partials added elementwise in image
+ * order, the bias gradient a double sum in image order. Chunking depends on shapes only and changes no result.
  */
 final class Conv {
     private Conv() {}
 
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int VL = S.length();
+
     /** Target size of the im2col scratch (floats): the chunk of images is chosen to fit it (at least one image). */
-    static final int SCRATCH_FLOATS = 1 << 22;
+    static final int SCRATCH_FLOATS = 1 << 21;
 
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][]{new float[0]});
 
@@ -42,7 +49,10 @@ final class Conv {
         int hw() { return h * w; }
         boolean pointwise() { return kh == 1 && kw == 1 && stride == 1 && pad == 0; }
         /** Images per chunk, so that a chunk's col stays near SCRATCH_FLOATS. */
-        int chunk() { return (int) Math.max(1, Math.min(n, SCRATCH_FLOATS / Math.max(1L, (long) ckk() * p()))); }
+        int chunk() { return chunk(ckk() * p()); }
+
+        /** Images per chunk when each takes perImage floats of scratch. */
+        int chunk(int perImage) { return (int) Math.max(1, Math.min(n, SCRATCH_FLOATS / Math.max(1L, perImage))); }
     }
 
     // ---- convolution ---------------------------------------------------------------------------------------------
@@ -98,21 +108,23 @@ final class Conv {
         float[] gya = gy.floats(), xa = x.floats(), gwa = gw.floats();
         int gyo = gy.offset(), xo = x.offset(), gwo = gw.offset();
         int op = g.o() * g.p(), chw = g.c() * g.hw();
-        // gw = sum over images, in order, of gy[n] [O, P] @ col[n]^T, col[n] [CKK, P]
-        if (g.pointwise()) {
-            for (int i = 0; i < g.n(); i++)
-                Gemm.gemm(1, g.o(), g.c(), g.p(), gya, gyo + i * op, 0, false, xa, xo + i * chw, 0, true,
-                        gwa, gwo, 1f, i == 0 ? 0f : 1f);
-        } else {
-            int chunk = g.chunk(), colSize = g.ckk() * g.p();
-            float[] col = scratch(chunk * colSize);
-            for (int n0 = 0; n0 < g.n(); n0 += chunk) {
-                int nc = Math.min(chunk, g.n() - n0);
-                im2col(g, xa, xo + n0 * chw, nc, col);
-                for (int i = 0; i < nc; i++)
-                    Gemm.gemm(1, g.o(), g.ckk(), g.p(), gya, gyo + (n0 + i) * op, 0, false, col, i * colSize, 0, true,
-                            gwa, gwo, 1f, n0 + i == 0 ? 0f : 1f);
+        // gw = sum over images, in order, of gy[n] [O, P] @ col[n]^T, col[n] [CKK, P]: one batched GEMM per chunk
+        // into per-image partials, then the partials added to gw in image order.
+        int colSize = g.pointwise() ? 0 : g.ckk() * g.p(), partSize = g.o() * g.ckk();
+        int chunk = g.chunk(colSize + partSize);
+        float[] buf = scratch(chunk * (colSize + partSize));
+        int partOff = chunk * colSize;
+        for (int n0 = 0; n0 < g.n(); n0 += chunk) {
+            int nc = Math.min(chunk, g.n() - n0);
+            if (g.pointwise()) {
+                Gemm.gemm(nc, g.o(), g.c(), g.p(), gya, gyo + n0 * op, op, false, xa, xo + n0 * chw, chw, true,
+                        buf, partOff, 1f, 0f);
+            } else {
+                im2col(g, xa, xo + n0 * chw, nc, buf);
+                Gemm.gemm(nc, g.o(), g.ckk(), g.p(), gya, gyo + n0 * op, op, false, buf, 0, colSize, true,
+                        buf, partOff, 1f, 0f);
             }
+            sumInto(buf, partOff, partSize, nc, gwa, gwo, n0 == 0);
         }
         if (gBias != null) {
             float[] gba = gBias.floats();
@@ -128,6 +140,18 @@ final class Conv {
                 }
             });
         }
+    }
+
+    /** {@code dst = (first ? 0 : dst) + part[0] + part[1] + ...}, the count parts of len floats added in order. */
+    private static void sumInto(float[] part, int partOff, int len, int count, float[] dst, int dOff, boolean first) {
+        WorkerPool.global().parallelFor(len, Math.max(VL, (1 << 14) / count), (s, e) -> {
+            int i0 = 0;
+            if (first) {
+                System.arraycopy(part, partOff + s, dst, dOff + s, e - s);
+                i0 = 1;
+            }
+            for (int i = i0; i < count; i++) addTo(part, partOff + i * len + s, dst, dOff + s, e - s);
+        });
     }
 
     /** col[i] [C*kh*kw, Ho*Wo] for images i in [0, count) starting at x[xo], zero where the window is off the image. */
@@ -188,9 +212,18 @@ final class Conv {
                     int ih = oh * s - pad + ki;
                     if (ih < 0 || ih >= h) continue;
                     int line = dst + ih * w - pad + kj, d = row + oh * wo;
-                    for (int ow = lo; ow < hi; ow++) gx[line + ow * s] += col[d + ow];
+                    if (s == 1) addTo(col, d + lo, gx, line + lo, hi - lo);
+                    else for (int ow = lo; ow < hi; ow++) gx[line + ow * s] += col[d + ow];
                 }
             }
+    }
+
+    /** {@code dst[d + i] += src[s + i]} for i in [0, len). */
+    private static void addTo(float[] src, int s, float[] dst, int d, int len) {
+        int i = 0;
+        for (; i <= len - VL; i += VL)
+            FloatVector.fromArray(S, dst, d + i).add(FloatVector.fromArray(S, src, s + i)).intoArray(dst, d + i);
+        for (; i < len; i++) dst[d + i] += src[s + i];
     }
 
     private static int ceilDiv(int a, int b) {

@@ -82,7 +82,8 @@ public final class WorkerPool {
         if (n <= 0) return;
         int g = Math.max(1, grain);
         int tasks = (int) Math.min((n + (long) g - 1) / g, 4L * threads);
-        if (tasks <= 1 || threads == 1 || Thread.currentThread() instanceof Worker || !submitLock.tryLock()) {
+        if (tasks <= 1 || threads == 1 || Thread.currentThread() instanceof Worker || submitLock.isHeldByCurrentThread()
+                || !submitLock.tryLock()) {
             body.run(0, n);
             return;
         }
