@@ -4,6 +4,7 @@ import org.tessella.autograd.Functional;
 import org.tessella.autograd.Ops;
 import org.tessella.autograd.Tape;
 import org.tessella.backend.FlopCounter;
+import org.tessella.data.Dataset;
 import org.tessella.io.TrainingLog;
 import org.tessella.nn.Parameter;
 import org.tessella.optim.AdamW;
@@ -33,21 +34,15 @@ public final class ClassifierTraining {
     public record Result(double testAccuracy, double trainSeconds, double imagesPerSecond, int epochs, long steps,
                          double finalLoss, long trainFlops) {}
 
-    /** Labelled images: {@code images} holds n * 1024 floats. */
-    public record Images(float[] images, int[] labels, int n) {
-        public Images {
-            if (images.length < (long) n * PIXELS || labels.length < n)
-                throw new IllegalArgumentException("images: " + n + " examples need " + n * PIXELS + " pixels and " + n + " labels");
-        }
-    }
-
     /** Trains in place; calls {@code afterEpoch} with the epoch number (for checkpoints). */
-    public static Result train(FashionClassifier model, Images train, Images test, Config cfg, TrainingLog log,
+    public static Result train(FashionClassifier model, Dataset train, Dataset test, Config cfg, TrainingLog log,
                                IntConsumer afterEpoch) {
+        if (train.imageSize() != PIXELS || test.imageSize() != PIXELS)
+            throw new IllegalArgumentException("the classifier wants 1x32x32 images, got " + train.channels() + "x" + train.height() + "x" + train.width());
         List<Parameter> params = model.parameters();
         AdamW opt = new AdamW(params, cfg.lr(), 0.9f, 0.999f, 1e-8f, cfg.weightDecay());
-        int stepsPerEpoch = train.n() / cfg.batch();
-        if (stepsPerEpoch == 0) throw new IllegalArgumentException("batch " + cfg.batch() + " is larger than the " + train.n() + " training images");
+        int stepsPerEpoch = train.size() / cfg.batch();
+        if (stepsPerEpoch == 0) throw new IllegalArgumentException("batch " + cfg.batch() + " is larger than the " + train.size() + " training images");
         long total = (long) stepsPerEpoch * cfg.epochs();
         LrSchedule schedule = new LrSchedule(cfg.lr(), cfg.lr() * 0.01f, cfg.warmupSteps(), total);
         Tensor x = Tensor.persistent(org.tessella.tensor.DType.F32, cfg.batch(), 1, 32, 32);
@@ -59,7 +54,7 @@ public final class ClassifierTraining {
         long step = 0;
         model.train(true);
         for (int epoch = 0; epoch < cfg.epochs(); epoch++) {
-            int[] order = Philox.permutation(train.n(), cfg.seed(), epoch);
+            int[] order = Philox.permutation(train.size(), cfg.seed(), epoch);
             for (int b = 0; b < stepsPerEpoch; b++) {
                 fillBatch(train, order, b * cfg.batch(), x, y);
                 long f0 = FlopCounter.total();
@@ -88,7 +83,7 @@ public final class ClassifierTraining {
         return new Result(acc, seconds, step * cfg.batch() / seconds, cfg.epochs(), step, lastLoss, flops);
     }
 
-    static void fillBatch(Images data, int[] order, int start, Tensor x, Tensor y) {
+    static void fillBatch(Dataset data, int[] order, int start, Tensor x, Tensor y) {
         float[] xs = x.floats();
         int[] ys = y.ints();
         int b = y.numel();
@@ -100,13 +95,13 @@ public final class ClassifierTraining {
     }
 
     /** Fraction of correctly classified images, evaluated in batches without recording gradients. */
-    public static double accuracy(FashionClassifier model, Images data, int batch) {
+    public static double accuracy(FashionClassifier model, Dataset data, int batch) {
         model.eval();
         int correct = 0;
         Workspace ws = new Workspace();
         try (var ignored = Tape.noGrad()) {
-            for (int s = 0; s < data.n(); s += batch) {
-                int b = Math.min(batch, data.n() - s);
+            for (int s = 0; s < data.size(); s += batch) {
+                int b = Math.min(batch, data.size() - s);
                 float[] px = new float[b * PIXELS];
                 System.arraycopy(data.images(), s * PIXELS, px, 0, b * PIXELS);
                 try (Workspace w = ws.open()) {
@@ -116,6 +111,6 @@ public final class ClassifierTraining {
             }
         }
         model.train(true);
-        return (double) correct / data.n();
+        return (double) correct / data.size();
     }
 }

@@ -43,6 +43,25 @@ public final class FashionClassifier extends Module {
         return Ops.relu(fc1.forward(Ops.flatten(h, 1)));
     }
 
+    /** The checkpoint file name inside a classifier run directory. */
+    public static final String CHECKPOINT = "classifier.safetensors";
+
+    /** Loads the classifier saved by {@code train-classifier} in {@code dir}; errors name the file and the problem. */
+    public static FashionClassifier load(java.nio.file.Path dir) {
+        java.nio.file.Path file = dir.resolve(CHECKPOINT);
+        if (!java.nio.file.Files.exists(file))
+            throw new IllegalArgumentException("no classifier at " + file + ": train one with tessella train-classifier --out " + dir);
+        org.tessella.io.Checkpoint c = org.tessella.io.Checkpoint.load(file);
+        FashionClassifier m = new FashionClassifier(new Init(0));
+        try {
+            m.loadStateDict(c.tensors(), "optim.");
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+        }
+        m.eval();
+        return m;
+    }
+
     /** Class logits [N, 10]. */
     public Tensor forward(Tensor images) {
         return fc2.forward(features(images));
