@@ -69,8 +69,9 @@ public final class Idx {
         for (int i = 0; i < rank; i++) {
             dims[i] = getInt(b, 4 + 4 * i);
             if (dims[i] < 0) throw new TessellaIOException(file, "bad IDX dimension " + i + ": " + Integer.toUnsignedString(dims[i]));
-            payload *= dims[i];
+            payload = dims[i] != 0 && payload > Long.MAX_VALUE / dims[i] ? Long.MAX_VALUE : payload * dims[i];
         }
+        for (int d : dims) if (d == 0) payload = 0;
         long have = b.length - headerLen;
         if (have < payload)
             throw new TessellaIOException(file, "truncated: the header promises " + payload + " bytes of " + kind + " data, " + have + " follow");

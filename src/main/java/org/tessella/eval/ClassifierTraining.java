@@ -4,13 +4,13 @@ import org.tessella.autograd.Functional;
 import org.tessella.autograd.Ops;
 import org.tessella.autograd.Tape;
 import org.tessella.backend.FlopCounter;
+import org.tessella.data.Batcher;
 import org.tessella.data.Dataset;
 import org.tessella.io.TrainingLog;
 import org.tessella.nn.Parameter;
 import org.tessella.optim.AdamW;
 import org.tessella.optim.GradClip;
 import org.tessella.optim.LrSchedule;
-import org.tessella.tensor.Philox;
 import org.tessella.tensor.Tensor;
 import org.tessella.tensor.Workspace;
 
@@ -53,10 +53,10 @@ public final class ClassifierTraining {
         double lastLoss = Double.NaN;
         long step = 0;
         model.train(true);
+        Batcher batcher = new Batcher(train.size(), cfg.batch(), cfg.seed(), true);
         for (int epoch = 0; epoch < cfg.epochs(); epoch++) {
-            int[] order = Philox.permutation(train.size(), cfg.seed(), epoch);
             for (int b = 0; b < stepsPerEpoch; b++) {
-                fillBatch(train, order, b * cfg.batch(), x, y);
+                batcher.next(train, x, y);
                 long f0 = FlopCounter.total();
                 float lr = schedule.at(step);
                 opt.setLearningRate(lr);
@@ -81,17 +81,6 @@ public final class ClassifierTraining {
         long flops = FlopCounter.total() - flops0;
         double acc = accuracy(model, test, 500);
         return new Result(acc, seconds, step * cfg.batch() / seconds, cfg.epochs(), step, lastLoss, flops);
-    }
-
-    static void fillBatch(Dataset data, int[] order, int start, Tensor x, Tensor y) {
-        float[] xs = x.floats();
-        int[] ys = y.ints();
-        int b = y.numel();
-        for (int i = 0; i < b; i++) {
-            int idx = order[start + i];
-            System.arraycopy(data.images(), idx * PIXELS, xs, i * PIXELS, PIXELS);
-            ys[i] = data.labels()[idx];
-        }
     }
 
     /** Fraction of correctly classified images, evaluated in batches without recording gradients. */

@@ -48,11 +48,11 @@ public final class Safetensors {
     private static final ValueLayout.OfLong I64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** The contents of a file: tensors in file order and the {@code __metadata__} map (empty when absent). */
-    public record File(Map<String, Tensor> tensors, Map<String, String> metadata) {
-        /** The named tensor; the error lists what the file holds. */
+    public record File(Path path, Map<String, Tensor> tensors, Map<String, String> metadata) {
+        /** The named tensor; the error names the file. */
         public Tensor tensor(String name) {
             Tensor t = tensors.get(name);
-            if (t == null) throw new IllegalArgumentException("no tensor named '" + name + "' (the file holds " + tensors.size() + " tensors)");
+            if (t == null) throw new TessellaIOException(path, "no tensor named '" + name + "' among its " + tensors.size() + " tensors");
             return t;
         }
     }
@@ -157,7 +157,7 @@ public final class Safetensors {
             } else {
                 for (Entry e : h.entries()) tensors.put(e.name(), toTensor(file, e, MemorySegment.NULL));
             }
-            return new File(Collections.unmodifiableMap(tensors), h.metadata());
+            return new File(file, Collections.unmodifiableMap(tensors), h.metadata());
         } catch (IOException e) {
             throw TessellaIOException.io(file, "read", e);
         }

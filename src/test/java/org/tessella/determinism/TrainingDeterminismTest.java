@@ -1,0 +1,85 @@
+package org.tessella.determinism;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.tessella.cpu.WorkerPool;
+import org.tessella.data.Dataset;
+import org.tessella.eval.ClassifierTraining;
+import org.tessella.eval.FashionClassifier;
+import org.tessella.nn.Init;
+import org.tessella.nn.Parameter;
+import org.tessella.tensor.Philox;
+
+import java.io.File;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+
+/**
+ * Same seed, same bits: a short training run of the classifier gives bit-identical weights with 1 and 2 threads, and
+ * in a child JVM limited to AVX2 (8-lane vectors instead of 16).
+ */
+class TrainingDeterminismTest {
+
+    @AfterEach
+    void restorePool() { WorkerPool.configure(Runtime.getRuntime().availableProcessors()); }
+
+    /** Trains 4 steps on generated images and returns a SHA-256 over every parameter's bits. */
+    public static String trainAndHash() throws Exception {
+        int n = 64;
+        float[] px = new float[n * 1024];
+        int[] labels = new int[n];
+        for (int i = 0; i < px.length; i++) px[i] = 2f * Philox.uniform(99, i) - 1f;
+        for (int i = 0; i < n; i++) labels[i] = i % 10;
+        List<String> names = List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9");
+        Dataset train = new Dataset(px, labels, 1, 32, 32, names);
+        FashionClassifier model = new FashionClassifier(new Init(5));
+        ClassifierTraining.train(model, train, train.subset(16), new ClassifierTraining.Config(1, 16, 1e-3f, 0.01f, 3, 2, 1.0), null, null);
+        MessageDigest sha = MessageDigest.getInstance("SHA-256");
+        for (Parameter p : model.parameters()) {
+            sha.update(p.name().getBytes(StandardCharsets.UTF_8));
+            float[] v = p.tensor().toFloatArray();
+            ByteBuffer b = ByteBuffer.allocate(4 * v.length);
+            for (float f : v) b.putInt(Float.floatToRawIntBits(f));
+            sha.update(b.array());
+        }
+        return HexFormat.of().formatHex(sha.digest());
+    }
+
+    /** Entry point for the child JVM. */
+    public static void main(String[] args) throws Exception {
+        WorkerPool.configure(Integer.parseInt(args[0]));
+        System.out.println("HASH " + trainAndHash());
+    }
+
+    @Test
+    void sameBitsWithOneAndTwoThreads() throws Exception {
+        WorkerPool.configure(1);
+        String one = trainAndHash();
+        WorkerPool.configure(2);
+        String two = trainAndHash();
+        assertEquals(one, two, "weights after training differ between 1 and 2 threads");
+        WorkerPool.configure(3);
+        assertEquals(one, trainAndHash(), "weights after training differ between 1 and 3 threads");
+    }
+
+    @Test
+    void sameBitsWithAvx2VectorsInAChildJvm() throws Exception {
+        String here = trainAndHash();
+        String java = ProcessHandle.current().info().command().orElse("java");
+        Process p = new ProcessBuilder(java, "-XX:UseAVX=2", "--add-modules", "jdk.incubator.vector",
+                "-cp", System.getProperty("java.class.path"), TrainingDeterminismTest.class.getName(), "2")
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), "child JVM failed:\n" + out);
+        String child = out.lines().filter(l -> l.startsWith("HASH ")).map(l -> l.substring(5)).findFirst()
+                .orElseThrow(() -> new AssertionError("child printed no hash:\n" + out));
+        assertNotEquals("", child);
+        assertEquals(here, child, "weights differ between the default vector width and AVX2");
+    }
+}
