@@ -109,8 +109,11 @@ class Classifier(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
+        self.norm1 = nn.GroupNorm(8, 32)
         self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.norm2 = nn.GroupNorm(8, 64)
         self.conv3 = nn.Conv2d(64, 128, 3, padding=1)
+        self.norm3 = nn.GroupNorm(8, 128)
         self.fc1 = nn.Linear(128 * 4 * 4, 128)
         self.fc2 = nn.Linear(128, 10)
 
@@ -119,9 +122,9 @@ class Classifier(nn.Module):
         def relu(z):
             pre.append(z)
             return F.relu(z)
-        x = F.avg_pool2d(relu(self.conv1(x)), 2)  # 32x16x16
-        x = F.avg_pool2d(relu(self.conv2(x)), 2)  # 64x8x8
-        x = F.avg_pool2d(relu(self.conv3(x)), 2)  # 128x4x4
+        x = F.avg_pool2d(relu(self.norm1(self.conv1(x))), 2)  # 32x16x16
+        x = F.avg_pool2d(relu(self.norm2(self.conv2(x))), 2)  # 64x8x8
+        x = F.avg_pool2d(relu(self.norm3(self.conv3(x))), 2)  # 128x4x4
         x = x.flatten(1)  # NCHW order: index c*16 + h*4 + w
         features = relu(self.fc1(x))
         return self.fc2(features), features
@@ -129,7 +132,11 @@ class Classifier(nn.Module):
 
 def classifier_reference():
     torch.manual_seed(CLASSIFIER_SEED)
-    model = Classifier()  # float32 default init
+    model = Classifier()  # float32 default init; GroupNorm affine parameters randomised so they are tested
+    with torch.no_grad():
+        for norm in (model.norm1, model.norm2, model.norm3):
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.2, 0.2)
     x32 = torch.rand(4, 1, 32, 32, dtype=torch.float32) * 2 - 1
     target = torch.randint(0, 10, (4,), dtype=torch.int64)
 
@@ -149,7 +156,7 @@ def classifier_reference():
         t["param." + name] = f32(p)
         t["grad." + name] = f32(p.grad)
     config = {"input": [4, 1, 32, 32], "classes": 10,
-              "layers": "conv1 1->32 3x3 pad1, relu, avgpool2; conv2 32->64; conv3 64->128; flatten NCHW; "
+              "layers": "conv1 1->32 3x3 pad1, groupnorm(8), relu, avgpool2; conv2 32->64; conv3 64->128; flatten NCHW; "
                         "fc1 2048->128, relu (=features); fc2 128->10 (=logits)",
               "loss": "mean cross-entropy over the batch", "min_abs_relu_input": margin}
     meta = common_metadata(CLASSIFIER_SEED, "Fashion-MNIST classifier CNN: input uniform [-1,1], targets 0..9, "

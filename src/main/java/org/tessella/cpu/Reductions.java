@@ -8,7 +8,7 @@ import java.util.Arrays;
 
 /**
  * Reductions. Each output element is accumulated in a fixed order that depends on neither the thread count nor the
- * vector width: along a contiguous row through {@link RowSum} (sixteen fixed partial sums), across rows strictly
+ * vector width: along a contiguous row through {@link RowReduce} (sixteen fixed partial sums), across rows strictly
  * in row order. Work is split by output element only.
  */
 final class Reductions {
@@ -28,7 +28,7 @@ final class Reductions {
         }
         if (rn == 1 || x.numel() == 0) {
             if (x.numel() == 0) Elementwise.fill(out, op == ReduceOp.SUM ? 0f : op == ReduceOp.MAX ? Float.NEGATIVE_INFINITY : Float.POSITIVE_INFINITY);
-            else Elementwise.copy(x.reshape(os), out);
+            else Elementwise.copy(x, out); // nothing reduced: os equals x's shape (x may be a view)
             return;
         }
         if (x.isContiguous() && lastReduced < firstKept) {
@@ -55,12 +55,19 @@ final class Reductions {
             for (int i = s; i < e; i++) {
                 int base = xo + i * n;
                 out[oo + i] = switch (op) {
-                    case SUM -> RowSum.sum(x, base, n);
-                    case MAX -> RowSum.max(x, base, n);
-                    case MIN -> -RowSum.maxNeg(x, base, n);
+                    case SUM -> RowReduce.sum(x, base, n);
+                    case MAX -> RowReduce.max(x, base, n);
+                    case MIN -> min(x, base, n);
                 };
             }
         });
+    }
+
+    /** Minimum of a row (exact in any order, so a plain loop). */
+    private static float min(float[] a, int off, int n) {
+        float m = Float.POSITIVE_INFINITY;
+        for (int i = 0; i < n; i++) m = Math.min(m, a[off + i]);
+        return m;
     }
 
     /** out[j] = op over x[0..m, j] for an [m, n] contiguous matrix, row by row (vectorised across j). */
@@ -154,7 +161,7 @@ final class Reductions {
             long[] keys = new long[n];
             for (int i = s; i < e; i++) {
                 int base = xo + i * n;
-                for (int j = 0; j < n; j++) keys[j] = (descendingKey(a[base + j]) << 32) | j;
+                for (int j = 0; j < n; j++) keys[j] = ((descendingKey(a[base + j]) - 0x80000000L) << 32) | j; // signed order = unsigned key order
                 Arrays.sort(keys);
                 for (int t = 0; t < k; t++) {
                     int j = (int) (keys[t] & 0xffffffffL);

@@ -3,6 +3,7 @@ package org.tessella.eval;
 import org.tessella.autograd.Functional;
 import org.tessella.autograd.Ops;
 import org.tessella.nn.Conv2d;
+import org.tessella.nn.GroupNorm;
 import org.tessella.nn.Init;
 import org.tessella.nn.Linear;
 import org.tessella.nn.Module;
@@ -13,9 +14,9 @@ import org.tessella.tensor.Tensor;
  * Inception plays for ImageNet). Input: padded 32x32 grey images in [-1, 1], the same as the generators produce.
  *
  * <pre>
- * conv1 3x3 1->32, ReLU, avgpool 2   (16x16)
- * conv2 3x3 32->64, ReLU, avgpool 2  (8x8)
- * conv3 3x3 64->128, ReLU, avgpool 2 (4x4)
+ * conv1 3x3 1->32, GroupNorm(8), ReLU, avgpool 2   (16x16)
+ * conv2 3x3 32->64, GroupNorm(8), ReLU, avgpool 2  (8x8)
+ * conv3 3x3 64->128, GroupNorm(8), ReLU, avgpool 2 (4x4)
  * flatten 2048 -> fc1 128, ReLU      (the features)
  * fc2 128 -> 10                      (logits)
  * </pre>
@@ -24,22 +25,28 @@ public final class FashionClassifier extends Module {
     public static final int FEATURES = 128;
     public static final int CLASSES = 10;
 
+    public static final int GROUPS = 8;
+
     public final Conv2d conv1, conv2, conv3;
+    public final GroupNorm norm1, norm2, norm3;
     public final Linear fc1, fc2;
 
     public FashionClassifier(Init init) {
         conv1 = child("conv1", new Conv2d(1, 32, 3, 1, 1, true, init));
+        norm1 = child("norm1", new GroupNorm(GROUPS, 32, 1e-5f, init));
         conv2 = child("conv2", new Conv2d(32, 64, 3, 1, 1, true, init));
+        norm2 = child("norm2", new GroupNorm(GROUPS, 64, 1e-5f, init));
         conv3 = child("conv3", new Conv2d(64, 128, 3, 1, 1, true, init));
+        norm3 = child("norm3", new GroupNorm(GROUPS, 128, 1e-5f, init));
         fc1 = child("fc1", new Linear(128 * 4 * 4, FEATURES, true, init));
         fc2 = child("fc2", new Linear(FEATURES, CLASSES, true, init));
     }
 
     /** Penultimate features [N, 128] of images [N, 1, 32, 32]. */
     public Tensor features(Tensor images) {
-        Tensor h = Functional.avgPool2d(Ops.relu(conv1.forward(images)), 2, 2);
-        h = Functional.avgPool2d(Ops.relu(conv2.forward(h)), 2, 2);
-        h = Functional.avgPool2d(Ops.relu(conv3.forward(h)), 2, 2);
+        Tensor h = Functional.avgPool2d(Ops.relu(norm1.forward(conv1.forward(images))), 2, 2);
+        h = Functional.avgPool2d(Ops.relu(norm2.forward(conv2.forward(h))), 2, 2);
+        h = Functional.avgPool2d(Ops.relu(norm3.forward(conv3.forward(h))), 2, 2);
         return Ops.relu(fc1.forward(Ops.flatten(h, 1)));
     }
 
