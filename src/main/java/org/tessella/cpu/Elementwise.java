@@ -239,6 +239,7 @@ final class Elementwise {
     // ---- binary --------------------------------------------------------------------------------------------------
 
     static void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
+        if (out.numel() == 0) return; // else an all-contiguous empty shape merges to one row of 0, and binaryRow reads a[ao]
         Strided it = Strided.of(out.shape(), out, a, b);
         int n = it.inner, sa = it.innerStride(1), sb = it.innerStride(2);
         float[] fa = a.floats(), fb = b.floats(), fo = out.floats();
