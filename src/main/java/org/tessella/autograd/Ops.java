@@ -382,7 +382,7 @@ public final class Ops {
 
     /** {@code x @ w^T + b} with w in PyTorch's [out, in] layout; b may be null. */
     public static Tensor linear(Tensor x, Tensor w, Tensor b) {
-        Tensor y = matmul(x, w.transpose(0, 1));
+        Tensor y = matmul(x, transpose(w, 0, 1));
         return b == null ? y : add(y, b);
     }
 
