@@ -1,7 +1,6 @@
 package org.tessella.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -9,8 +8,8 @@ import jdk.incubator.vector.VectorSpecies;
  * Reductions along a contiguous row in one fixed order, whatever the vector width: element i is accumulated into
  * partial i mod 16 (in order of i), and the sixteen partials are then added pairwise in a fixed tree
  * ({@code p[j] + p[j + 8]}, then {@code + 4}, {@code + 2}, {@code + 1}). The sixteen partials are one 512-bit vector,
- * two 256-bit or four 128-bit ones; the tail is handled with masked lanes, which add exactly nothing, so no scalar
- * path can round differently. Max needs no such care: it is exact and order-free. Nothing here allocates.
+ * two 256-bit or four 128-bit ones, and a scalar tail adds into the same partials with the same operations. Max
+ * needs no such care: it is exact and order-free. Nothing here allocates.
  */
 final class RowReduce {
     private RowReduce() {}
@@ -22,152 +21,127 @@ final class RowReduce {
     private static final int K = 16 / L;
     private static final VectorSpecies<Float> P = FloatVector.SPECIES_PREFERRED;
 
-    private static VectorMask<Float> mask(int remaining) { return S.indexInRange(0, remaining); }
+    /** This thread's sixteen partials, so that no vector crosses a call (an out-of-line call would box it). */
+    private static final ThreadLocal<float[]> PARTIALS = ThreadLocal.withInitial(() -> new float[16]);
 
-    /** The fixed pairwise tree over the sixteen partials held in p0..p(K-1). */
-    private static float combine(FloatVector p0, FloatVector p1, FloatVector p2, FloatVector p3) {
-        FloatVector v;
-        int valid;
-        if (K == 4) { v = p0.add(p2).add(p1.add(p3)); valid = 4; }   // (p[j] + p[j+8]) + (p[j+4] + p[j+12])
-        else if (K == 2) { v = p0.add(p1); valid = 8; }               // p[j] + p[j+8]
-        else { v = p0; valid = 16; }
-        for (int w = valid / 2; w >= 1; w /= 2) v = v.add(v.slice(w));
-        return v.lane(0);
+    /*
+     * Every reduction below is one loop over whole vector chunks, chunk c (elements c*L .. c*L+L-1) into accumulator
+     * c mod K, so that element i lands in partial i mod 16; the accumulators are then stored as the sixteen partials
+     * (partial j in vector j / L, lane j % L), the last n mod L elements are added to partial i mod 16 by scalar code
+     * doing the very same IEEE operations (FastMath's scalar exp matches its vector exp bit for bit, Math.fma matches
+     * the lane-wise fma), and the tree sums the partials. No masks: a masked access that reaches past the end of the
+     * array drops to a slow, allocating path. One copy of each lane formula keeps the compiled method within C2's
+     * inlining budget, past which a vector handed to a method left out of line is boxed on the heap.
+     */
+
+    /** Adds the sixteen partials pairwise in the fixed tree. */
+    private static float tree(float[] p) {
+        for (int w = 8; w >= 1; w /= 2)
+            for (int j = 0; j < w; j++) p[j] = p[j] + p[j + w];
+        return p[0];
     }
 
     /** Sum of a[off .. off+n). */
     static float sum(float[] a, int off, int n) {
         FloatVector z = FloatVector.zero(S), p0 = z, p1 = z, p2 = z, p3 = z;
         int i = 0;
-        for (; i + 16 <= n; i += 16) {
-            p0 = p0.add(FloatVector.fromArray(S, a, off + i));
-            if (K > 1) p1 = p1.add(FloatVector.fromArray(S, a, off + i + L));
-            if (K > 2) {
-                p2 = p2.add(FloatVector.fromArray(S, a, off + i + 2 * L));
-                p3 = p3.add(FloatVector.fromArray(S, a, off + i + 3 * L));
+        for (int c = 0; i <= n - L; i += L, c++) {
+            FloatVector t = FloatVector.fromArray(S, a, off + i);
+            switch (c & (K - 1)) {
+                case 0 -> p0 = p0.add(t);
+                case 1 -> p1 = p1.add(t);
+                case 2 -> p2 = p2.add(t);
+                default -> p3 = p3.add(t);
             }
         }
-        if (i < n) {
-            int r = n - i;
-            VectorMask<Float> m0 = mask(r);
-            p0 = p0.add(FloatVector.fromArray(S, a, off + i, m0), m0);
-            if (K > 1 && r > L) { VectorMask<Float> m = mask(r - L); p1 = p1.add(FloatVector.fromArray(S, a, off + i + L, m), m); }
-            if (K > 2 && r > 2 * L) { VectorMask<Float> m = mask(r - 2 * L); p2 = p2.add(FloatVector.fromArray(S, a, off + i + 2 * L, m), m); }
-            if (K > 2 && r > 3 * L) { VectorMask<Float> m = mask(r - 3 * L); p3 = p3.add(FloatVector.fromArray(S, a, off + i + 3 * L, m), m); }
-        }
-        return combine(p0, p1, p2, p3);
+        float[] p = PARTIALS.get();                 // stored here, not in a helper: see above
+        p0.intoArray(p, 0);
+        if (K > 1) p1.intoArray(p, L);
+        if (K > 2) { p2.intoArray(p, 2 * L); p3.intoArray(p, 3 * L); }
+        for (; i < n; i++) p[i & 15] += a[off + i];
+        return tree(p);
     }
 
     /** Sum of a[offA + i] * b[offB + i] (each term fused into its partial with fma). */
     static float dot(float[] a, int offA, float[] b, int offB, int n) {
         FloatVector z = FloatVector.zero(S), p0 = z, p1 = z, p2 = z, p3 = z;
         int i = 0;
-        for (; i + 16 <= n; i += 16) {
-            p0 = FloatVector.fromArray(S, a, offA + i).fma(FloatVector.fromArray(S, b, offB + i), p0);
-            if (K > 1) p1 = FloatVector.fromArray(S, a, offA + i + L).fma(FloatVector.fromArray(S, b, offB + i + L), p1);
-            if (K > 2) {
-                p2 = FloatVector.fromArray(S, a, offA + i + 2 * L).fma(FloatVector.fromArray(S, b, offB + i + 2 * L), p2);
-                p3 = FloatVector.fromArray(S, a, offA + i + 3 * L).fma(FloatVector.fromArray(S, b, offB + i + 3 * L), p3);
+        for (int c = 0; i <= n - L; i += L, c++) {
+            FloatVector x = FloatVector.fromArray(S, a, offA + i), y = FloatVector.fromArray(S, b, offB + i);
+            switch (c & (K - 1)) {
+                case 0 -> p0 = x.fma(y, p0);
+                case 1 -> p1 = x.fma(y, p1);
+                case 2 -> p2 = x.fma(y, p2);
+                default -> p3 = x.fma(y, p3);
             }
         }
-        if (i < n) {
-            int r = n - i;
-            p0 = dotTail(a, offA + i, b, offB + i, r, p0);
-            if (K > 1 && r > L) p1 = dotTail(a, offA + i + L, b, offB + i + L, r - L, p1);
-            if (K > 2 && r > 2 * L) p2 = dotTail(a, offA + i + 2 * L, b, offB + i + 2 * L, r - 2 * L, p2);
-            if (K > 2 && r > 3 * L) p3 = dotTail(a, offA + i + 3 * L, b, offB + i + 3 * L, r - 3 * L, p3);
-        }
-        return combine(p0, p1, p2, p3);
-    }
-
-    private static FloatVector dotTail(float[] a, int offA, float[] b, int offB, int r, FloatVector p) {
-        VectorMask<Float> m = mask(r);
-        return p.blend(FloatVector.fromArray(S, a, offA, m).fma(FloatVector.fromArray(S, b, offB, m), p), m);
+        float[] p = PARTIALS.get();                 // stored here, not in a helper: see above
+        p0.intoArray(p, 0);
+        if (K > 1) p1.intoArray(p, L);
+        if (K > 2) { p2.intoArray(p, 2 * L); p3.intoArray(p, 3 * L); }
+        for (; i < n; i++) p[i & 15] = Math.fma(a[offA + i], b[offB + i], p[i & 15]);
+        return tree(p);
     }
 
     /** Sum of squares of a[off .. off+n). */
     static float sumSquares(float[] a, int off, int n) { return dot(a, off, a, off, n); }
 
-    /** Sum of (a[off + i] - c)^2: the centred second moment, for variances. */
-    static float sumSquaredDiff(float[] a, int off, float c, int n) {
-        FloatVector z = FloatVector.zero(S), p0 = z, p1 = z, p2 = z, p3 = z;
-        int i = 0;
-        for (; i + 16 <= n; i += 16) {
-            p0 = sqd(a, off + i, c, p0);
-            if (K > 1) p1 = sqd(a, off + i + L, c, p1);
-            if (K > 2) { p2 = sqd(a, off + i + 2 * L, c, p2); p3 = sqd(a, off + i + 3 * L, c, p3); }
-        }
-        if (i < n) {
-            int r = n - i;
-            p0 = sqdTail(a, off + i, c, r, p0);
-            if (K > 1 && r > L) p1 = sqdTail(a, off + i + L, c, r - L, p1);
-            if (K > 2 && r > 2 * L) p2 = sqdTail(a, off + i + 2 * L, c, r - 2 * L, p2);
-            if (K > 2 && r > 3 * L) p3 = sqdTail(a, off + i + 3 * L, c, r - 3 * L, p3);
-        }
-        return combine(p0, p1, p2, p3);
-    }
+    /** Sum of (a[off + i] - c)^2 (each square fused into its partial): the centred second moment, for variances. */
+    static float sumSquaredDiff(float[] a, int off, float c, int n) { return dotCentered(a, off, c, a, off, c, n); }
 
-    private static FloatVector sqd(float[] a, int off, float c, FloatVector p) {
-        FloatVector d = FloatVector.fromArray(S, a, off).sub(c);
-        return d.fma(d, p);
-    }
-
-    private static FloatVector sqdTail(float[] a, int off, float c, int r, FloatVector p) {
-        VectorMask<Float> m = mask(r);
-        FloatVector d = FloatVector.fromArray(S, a, off, m).sub(c);
-        return p.blend(d.fma(d, p), m);
-    }
-
-    /** Sum of a[offA + i] * (b[offB + i] - c). */
+    /** Sum of a[offA + i] * (b[offB + i] - c), each term fused into its partial with fma. */
     static float dotCentered(float[] a, int offA, float[] b, int offB, float c, int n) {
+        return dotCentered(a, offA, 0f, b, offB, c, n);
+    }
+
+    /** Sum of (a[offA + i] - ca) * (b[offB + i] - cb), each term fused into its partial with fma. */
+    private static float dotCentered(float[] a, int offA, float ca, float[] b, int offB, float cb, int n) {
         FloatVector z = FloatVector.zero(S), p0 = z, p1 = z, p2 = z, p3 = z;
         int i = 0;
-        for (; i + 16 <= n; i += 16) {
-            p0 = dc(a, offA + i, b, offB + i, c, p0);
-            if (K > 1) p1 = dc(a, offA + i + L, b, offB + i + L, c, p1);
-            if (K > 2) {
-                p2 = dc(a, offA + i + 2 * L, b, offB + i + 2 * L, c, p2);
-                p3 = dc(a, offA + i + 3 * L, b, offB + i + 3 * L, c, p3);
+        for (int c = 0; i <= n - L; i += L, c++) {
+            FloatVector x = FloatVector.fromArray(S, a, offA + i).sub(ca), y = FloatVector.fromArray(S, b, offB + i).sub(cb);
+            switch (c & (K - 1)) {
+                case 0 -> p0 = x.fma(y, p0);
+                case 1 -> p1 = x.fma(y, p1);
+                case 2 -> p2 = x.fma(y, p2);
+                default -> p3 = x.fma(y, p3);
             }
         }
-        if (i < n) {
-            int r = n - i;
-            p0 = dcTail(a, offA + i, b, offB + i, c, r, p0);
-            if (K > 1 && r > L) p1 = dcTail(a, offA + i + L, b, offB + i + L, c, r - L, p1);
-            if (K > 2 && r > 2 * L) p2 = dcTail(a, offA + i + 2 * L, b, offB + i + 2 * L, c, r - 2 * L, p2);
-            if (K > 2 && r > 3 * L) p3 = dcTail(a, offA + i + 3 * L, b, offB + i + 3 * L, c, r - 3 * L, p3);
-        }
-        return combine(p0, p1, p2, p3);
-    }
-
-    private static FloatVector dc(float[] a, int offA, float[] b, int offB, float c, FloatVector p) {
-        return FloatVector.fromArray(S, a, offA).fma(FloatVector.fromArray(S, b, offB).sub(c), p);
-    }
-
-    private static FloatVector dcTail(float[] a, int offA, float[] b, int offB, float c, int r, FloatVector p) {
-        VectorMask<Float> m = mask(r);
-        return p.blend(FloatVector.fromArray(S, a, offA, m).fma(FloatVector.fromArray(S, b, offB, m).sub(c), p), m);
+        float[] p = PARTIALS.get();                 // stored here, not in a helper: see above
+        p0.intoArray(p, 0);
+        if (K > 1) p1.intoArray(p, L);
+        if (K > 2) { p2.intoArray(p, 2 * L); p3.intoArray(p, 3 * L); }
+        for (; i < n; i++) p[i & 15] = Math.fma(a[offA + i] - ca, b[offB + i] - cb, p[i & 15]);
+        return tree(p);
     }
 
     /**
      * Sum of exp(x[offX + i] - shift) (FastMath.exp); when out is not null the terms are also written to
-     * out[offOut + i]. One vector chunk at a time, chunk c into partial vector c mod K, so that the exp polynomial is
-     * inlined once (several inlined copies exceed C2's node budget, and an exp left out of line boxes its vectors).
+     * out[offOut + i].
      */
     static float expSum(float[] x, int offX, float shift, float[] out, int offOut, int n) {
         FloatVector z = FloatVector.zero(S), p0 = z, p1 = z, p2 = z, p3 = z;
-        for (int i = 0, c = 0; i < n; i += L, c++) {
-            VectorMask<Float> m = S.indexInRange(i, n);
-            FloatVector e = FastMath.exp(FloatVector.fromArray(S, x, offX + i, m).sub(shift));
-            if (out != null) e.intoArray(out, offOut + i, m);
+        int i = 0;
+        for (int c = 0; i <= n - L; i += L, c++) {
+            FloatVector e = FastMath.exp(FloatVector.fromArray(S, x, offX + i).sub(shift));
+            if (out != null) e.intoArray(out, offOut + i);
             switch (c & (K - 1)) {
-                case 0 -> p0 = p0.add(e, m);
-                case 1 -> p1 = p1.add(e, m);
-                case 2 -> p2 = p2.add(e, m);
-                default -> p3 = p3.add(e, m);
+                case 0 -> p0 = p0.add(e);
+                case 1 -> p1 = p1.add(e);
+                case 2 -> p2 = p2.add(e);
+                default -> p3 = p3.add(e);
             }
         }
-        return combine(p0, p1, p2, p3);
+        float[] p = PARTIALS.get();                 // stored here, not in a helper: see above
+        p0.intoArray(p, 0);
+        if (K > 1) p1.intoArray(p, L);
+        if (K > 2) { p2.intoArray(p, 2 * L); p3.intoArray(p, 3 * L); }
+        for (; i < n; i++) {
+            float e = FastMath.exp(x[offX + i] - shift);
+            if (out != null) out[offOut + i] = e;
+            p[i & 15] += e;
+        }
+        return tree(p);
     }
 
     /** Largest of a[off .. off+n) (NEGATIVE_INFINITY when n = 0; NaN when any is NaN). */
