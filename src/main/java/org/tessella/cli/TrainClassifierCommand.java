@@ -28,7 +28,7 @@ final class TrainClassifierCommand implements Command {
                   Writes DIR/classifier.safetensors (after every epoch, atomically), DIR/metrics.json and DIR/train.log.
                 options:
                   --out DIR          output directory (required)
-                  --epochs N         epochs (default 2)
+                  --epochs N         epochs (default 3)
                   --batch N          batch size (default 128)
                   --lr X             peak learning rate of AdamW (default 2e-3), warmup then cosine decay
                   --weight-decay X   AdamW weight decay (default 0.01)

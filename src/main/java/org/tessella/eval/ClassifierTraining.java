@@ -28,7 +28,7 @@ public final class ClassifierTraining {
     public static final int PIXELS = 32 * 32;
 
     public record Config(int epochs, int batch, float lr, float weightDecay, long seed, int warmupSteps, double clip) {
-        public static Config defaults() { return new Config(2, 128, 2e-3f, 0.01f, 1, 100, 5.0); }
+        public static Config defaults() { return new Config(3, 128, 2e-3f, 0.01f, 1, 100, 5.0); }
     }
 
     public record Result(double testAccuracy, double trainSeconds, double imagesPerSecond, int epochs, long steps,
