@@ -34,4 +34,25 @@ public final class CausalSelfAttention extends Module {
         Tensor o = Functional.attention(Ops.permute(q, 0, 2, 1, 3), Ops.permute(k, 0, 2, 1, 3), Ops.permute(v, 0, 2, 1, 3), causal);
         return wo.forward(Ops.reshape(Ops.permute(o, 0, 2, 1, 3), b, t, dim));
     }
+
+    /**
+     * Incremental decoding: x [B, T, D] holds positions {@code start .. start+T-1}; their keys and values are written
+     * into the caches [B, heads, maxLen, headDim] and the queries attend causally to everything cached so far.
+     * cos, sin are the rows of the RoPE tables for those positions. Run under no-grad.
+     */
+    public Tensor forwardCached(Tensor x, Tensor cos, Tensor sin, Tensor cacheK, Tensor cacheV, int start) {
+        int b = x.shape(0), t = x.shape(1);
+        if (start + t > cacheK.shape(2))
+            throw new IllegalArgumentException("attention: KV cache of " + cacheK.shape(2) + " positions is full (" + (start + t) + " needed)");
+        Tensor qkv = wqkv.forward(x);
+        Tensor q = Functional.rope(Ops.reshape(Ops.slice(qkv, 2, 0, dim), b, t, heads, headDim), cos, sin);
+        Tensor k = Functional.rope(Ops.reshape(Ops.slice(qkv, 2, dim, 2 * dim), b, t, heads, headDim), cos, sin);
+        Tensor v = Ops.reshape(Ops.slice(qkv, 2, 2 * dim, 3 * dim), b, t, heads, headDim);
+        var be = org.tessella.backend.Backends.of(x.device());
+        be.copy(k.permute(0, 2, 1, 3), cacheK.slice(2, start, start + t));
+        be.copy(v.permute(0, 2, 1, 3), cacheV.slice(2, start, start + t));
+        Tensor o = Functional.attention(Ops.permute(q, 0, 2, 1, 3), cacheK.slice(2, 0, start + t),
+                cacheV.slice(2, 0, start + t), true);
+        return wo.forward(Ops.reshape(Ops.permute(o, 0, 2, 1, 3), b, t, dim));
+    }
 }

@@ -24,4 +24,10 @@ public final class TransformerBlock extends Module {
         Tensor h = Ops.add(x, attention.forward(attentionNorm.forward(x), cos, sin, true));
         return Ops.add(h, feedForward.forward(ffnNorm.forward(h)));
     }
+
+    /** The same block for positions {@code start ..} with a KV cache (see {@link CausalSelfAttention#forwardCached}). */
+    public Tensor forwardCached(Tensor x, Tensor cos, Tensor sin, Tensor cacheK, Tensor cacheV, int start) {
+        Tensor h = Ops.add(x, attention.forwardCached(attentionNorm.forward(x), cos, sin, cacheK, cacheV, start));
+        return Ops.add(h, feedForward.forward(ffnNorm.forward(h)));
+    }
 }
