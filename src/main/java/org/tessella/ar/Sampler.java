@@ -17,14 +17,23 @@ public final class Sampler {
 
     /** Samples one sequence of tokens per entry of {@code classes} (class ids, or the null class). */
     public static int[][] sample(Gpt model, int[] classes, SampleOptions o) {
+        return sample(model, classes, o, false);
+    }
+
+    /**
+     * As {@link #sample(Gpt, int[], SampleOptions)}; {@code forceGuided} runs the guided path (2n rows, logits
+     * combined) even at scale 1, so tests can check that it then equals plain conditional sampling.
+     */
+    static int[][] sample(Gpt model, int[] classes, SampleOptions o, boolean forceGuided) {
         GptConfig c = model.config;
+        boolean guided = o.guided() || forceGuided;
         if (o.topK() > c.vocab())
             throw new IllegalArgumentException("top-k " + o.topK() + " is larger than the vocabulary of " + c.vocab());
         for (int cls : classes)
             if (cls < 0 || cls > c.nullClass())
                 throw new IllegalArgumentException("class " + cls + " is unknown: the model has classes 0.." + (c.classes() - 1)
                         + " (and " + c.nullClass() + " for unconditional)");
-        int n = classes.length, rows = o.guided() ? 2 * n : n, len = c.length(), vocab = c.vocab();
+        int n = classes.length, rows = guided ? 2 * n : n, len = c.length(), vocab = c.vocab();
         int[] labels = new int[rows];
         for (int i = 0; i < rows; i++) labels[i] = i < n ? classes[i] : c.nullClass();
         int[][] out = new int[n][len];
@@ -44,12 +53,12 @@ public final class Sampler {
                 for (int j = 0; j < n; j++) {
                     for (int v = 0; v < vocab; v++) {
                         double cond = logits[j * vocab + v];
-                        probs[v] = o.guided() ? logits[(n + j) * vocab + v] + o.cfgScale() * (cond - logits[(n + j) * vocab + v]) : cond;
+                        probs[v] = guided ? logits[(n + j) * vocab + v] + o.cfgScale() * (cond - logits[(n + j) * vocab + v]) : cond;
                     }
                     int tok = draw(probs, order, o, Philox.uniform(o.seed(), (long) j * len + p));
                     out[j][p] = tok;
                     next[j] = tok;
-                    if (o.guided()) next[n + j] = tok;
+                    if (guided) next[n + j] = tok;
                 }
             }
         }
