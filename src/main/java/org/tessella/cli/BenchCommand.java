@@ -24,11 +24,15 @@ final class BenchCommand implements Command {
     @Override public String help() {
         return """
                 usage: tessella bench [--sizes 256,512,1024] [--threads N] [--seconds S]
-                  Measures the FP32 FMA peak of all threads, then C = A B at each square size,
-                  and prints GFLOP/s and the fraction of peak. (JMH kernel benchmarks: tools/bench.)""";
+                       tessella bench ar [--model gpt-s] [--batch 64] [--steps N] [--threads N]
+                  bench: the FP32 FMA peak of all threads, then C = A B at each square size, as GFLOP/s and
+                  fraction of peak. bench ar: stage-2 training tokens/s at the batch size (vocabulary 1024,
+                  64 tokens, 10 classes), and sampling tokens/s with and without the KV cache at batch 1 and
+                  the batch size. (JMH kernel benchmarks: tools/bench.)""";
     }
 
     @Override public int run(String[] argv) {
+        if (argv.length > 0 && argv[0].equals("ar")) return ArBench.run(java.util.Arrays.copyOfRange(argv, 1, argv.length));
         Args a = Args.parse(name(), argv, Set.of("sizes", "threads", "seconds"), Set.of());
         Main.configureThreads(a);
         double seconds = a.number("seconds", 1.0f);
