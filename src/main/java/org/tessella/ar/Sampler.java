@@ -77,7 +77,7 @@ public final class Sampler {
                     int tok = draw(probs, order, o, Philox.uniform(o.seed(), (long) j * len + p));
                     out[j][p] = tok;
                     next[j] = tok;
-                    if (false) next[n + j] = tok;
+                    if (guided) next[n + j] = tok;
                 }
             }
         }
