@@ -15,6 +15,15 @@ import java.util.Arrays;
  * Elementwise kernels: fill, strided copy, unary functions and their derivatives, broadcasting binary ops, and the
  * fused AdamW update. Every element is computed independently, so splitting by output is trivially deterministic;
  * each op's vector body and scalar tail run the same IEEE operations (transcendentals from {@link FastMath}).
+ *
+ * <p>Shape of the code, and why: every vector loop is a small static method for one op ({@code expLoop},
+ * {@code siluGradLoop}, ...); the op is picked by a {@code switch} once per call, outside any loop, and the body handed
+ * to {@link WorkerPool#parallelFor} is a tiny lambda that only calls that method. A loop with a {@code switch} over
+ * many ops inside it becomes one huge compilation unit once many ops have run (every case's profile is hot): C2 then
+ * hits its inlining node budget, leaves FastMath's vector functions (or even the Vector API's own methods) out of
+ * line, and every {@link FloatVector} crossing such a call is boxed on the heap, per iteration. One op per loop keeps
+ * each unit small whatever else ran in the JVM. For the same reason no loop calls a helper that returns a vector,
+ * except FastMath's functions (small enough to inline).
  */
 final class Elementwise {
     private Elementwise() {}
@@ -27,13 +36,9 @@ final class Elementwise {
     private static final float GELU_C = 0.79788456080286536f; // sqrt(2 / pi)
     private static final float GELU_K = 0.044715f;
 
-    /** The body of a loop over the flat range [start, end) of contiguous operands. */
-    private interface Flat {
-        void run(int start, int end);
-    }
-
-    private static void flat(int n, Flat body) {
-        WorkerPool.global().parallelFor(n, GRAIN, body::run);
+    /** Runs body over the flat range [0, n) of contiguous operands, split across the worker pool. */
+    private static void flat(int n, WorkerPool.RangeBody body) {
+        WorkerPool.global().parallelFor(n, GRAIN, body);
     }
 
     /** A contiguous version of t with the given shape (t itself when it already is one). */
@@ -100,43 +105,141 @@ final class Elementwise {
         Tensor xd = dense(x, out.shape());
         float[] a = xd.floats(), o = out.floats();
         int ao = xd.offset(), oo = out.offset();
-        flat(out.numel(), (s, e) -> unaryRange(op, a, ao, o, oo, s, e));
+        flat(out.numel(), switch (op) { // one lambda per op: see the class comment
+            case NEG -> (s, e) -> negLoop(a, ao, o, oo, s, e);
+            case EXP -> (s, e) -> expLoop(a, ao, o, oo, s, e);
+            case LOG -> (s, e) -> logLoop(a, ao, o, oo, s, e);
+            case SQRT -> (s, e) -> sqrtLoop(a, ao, o, oo, s, e);
+            case RSQRT -> (s, e) -> rsqrtLoop(a, ao, o, oo, s, e);
+            case ABS -> (s, e) -> absLoop(a, ao, o, oo, s, e);
+            case SQUARE -> (s, e) -> squareLoop(a, ao, o, oo, s, e);
+            case RECIPROCAL -> (s, e) -> reciprocalLoop(a, ao, o, oo, s, e);
+            case SIGN -> (s, e) -> signLoop(a, ao, o, oo, s, e);
+            case TANH -> (s, e) -> tanhLoop(a, ao, o, oo, s, e);
+            case SIGMOID -> (s, e) -> sigmoidLoop(a, ao, o, oo, s, e);
+            case RELU -> (s, e) -> reluLoop(a, ao, o, oo, s, e);
+            case SILU -> (s, e) -> siluLoop(a, ao, o, oo, s, e);
+            case GELU -> (s, e) -> geluLoop(a, ao, o, oo, s, e);
+            case GELU_TANH -> (s, e) -> geluTanhLoop(a, ao, o, oo, s, e);
+        });
     }
 
-    private static void unaryRange(UnaryOp op, float[] a, int ao, float[] o, int oo, int s, int e) {
-        int i = s;
-        int upper = s + S.loopBound(e - s);
+    /*
+     * The forward loops: o[oo + i] = f(a[ao + i]) for i in [s, e). Each vector body is followed by a scalar tail doing
+     * the same IEEE operations in the same order (the scalar forms are those of unaryScalar).
+     */
+
+    private static void negLoop(float[] a, int ao, float[] o, int oo, int s, int e) {
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) FloatVector.fromArray(S, a, ao + i).neg().intoArray(o, oo + i);
+        for (; i < e; i++) o[oo + i] = -a[ao + i];
+    }
+
+    private static void expLoop(float[] a, int ao, float[] o, int oo, int s, int e) {
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) FastMath.exp(FloatVector.fromArray(S, a, ao + i)).intoArray(o, oo + i);
+        for (; i < e; i++) o[oo + i] = FastMath.exp(a[ao + i]);
+    }
+
+    private static void logLoop(float[] a, int ao, float[] o, int oo, int s, int e) {
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) FastMath.log(FloatVector.fromArray(S, a, ao + i)).intoArray(o, oo + i);
+        for (; i < e; i++) o[oo + i] = FastMath.log(a[ao + i]);
+    }
+
+    private static void sqrtLoop(float[] a, int ao, float[] o, int oo, int s, int e) {
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) FloatVector.fromArray(S, a, ao + i).sqrt().intoArray(o, oo + i);
+        for (; i < e; i++) o[oo + i] = (float) Math.sqrt(a[ao + i]);
+    }
+
+    private static void rsqrtLoop(float[] a, int ao, float[] o, int oo, int s, int e) {
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) one.div(FloatVector.fromArray(S, a, ao + i).sqrt()).intoArray(o, oo + i);
+        for (; i < e; i++) o[oo + i] = 1f / (float) Math.sqrt(a[ao + i]);
+    }
+
+    private static void absLoop(float[] a, int ao, float[] o, int oo, int s, int e) {
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) FloatVector.fromArray(S, a, ao + i).abs().intoArray(o, oo + i);
+        for (; i < e; i++) o[oo + i] = Math.abs(a[ao + i]);
+    }
+
+    private static void squareLoop(float[] a, int ao, float[] o, int oo, int s, int e) {
+        int i = s, upper = s + S.loopBound(e - s);
         for (; i < upper; i += L) {
             FloatVector v = FloatVector.fromArray(S, a, ao + i);
-            FloatVector r = switch (op) {
-                case NEG -> v.neg();
-                case EXP -> FastMath.exp(v);
-                case LOG -> FastMath.log(v);
-                case SQRT -> v.sqrt();
-                case RSQRT -> v.broadcast(1f).div(v.sqrt());
-                case ABS -> v.abs();
-                case SQUARE -> v.mul(v);
-                case RECIPROCAL -> v.broadcast(1f).div(v);
-                case SIGN -> signVec(v);
-                case TANH -> FastMath.tanh(v);
-                case SIGMOID -> FastMath.sigmoid(v);
-                case RELU -> v.max(0f);
-                case SILU -> v.mul(FastMath.sigmoid(v));
-                case GELU -> v.mul(0.5f).mul(FastMath.erf(v.mul(INV_SQRT2)).add(1f));
-                case GELU_TANH -> v.mul(0.5f).mul(FastMath.tanh(v.mul(v).mul(v).fma(v.broadcast(GELU_K), v).mul(GELU_C)).add(1f));
-            };
-            r.intoArray(o, oo + i);
+            v.mul(v).intoArray(o, oo + i);
         }
-        for (; i < e; i++) o[oo + i] = unaryScalar(op, a[ao + i]);
+        for (; i < e; i++) o[oo + i] = a[ao + i] * a[ao + i];
     }
 
-    private static FloatVector signVec(FloatVector v) {
-        FloatVector zero = v.broadcast(0f);
-        return zero.blend(1f, v.compare(VectorOperators.GT, 0f)).blend(-1f, v.compare(VectorOperators.LT, 0f))
-                .blend(v, v.test(VectorOperators.IS_NAN));
+    private static void reciprocalLoop(float[] a, int ao, float[] o, int oo, int s, int e) {
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) one.div(FloatVector.fromArray(S, a, ao + i)).intoArray(o, oo + i);
+        for (; i < e; i++) o[oo + i] = 1f / a[ao + i];
     }
 
-    /** The scalar twin of each vector case above: the same operations in the same order. */
+    private static void signLoop(float[] a, int ao, float[] o, int oo, int s, int e) {
+        FloatVector zero = FloatVector.zero(S);
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            FloatVector v = FloatVector.fromArray(S, a, ao + i);
+            zero.blend(1f, v.compare(VectorOperators.GT, 0f)).blend(-1f, v.compare(VectorOperators.LT, 0f))
+                    .blend(v, v.test(VectorOperators.IS_NAN)).intoArray(o, oo + i);
+        }
+        for (; i < e; i++) o[oo + i] = sign(a[ao + i]);
+    }
+
+    private static void tanhLoop(float[] a, int ao, float[] o, int oo, int s, int e) {
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) FastMath.tanh(FloatVector.fromArray(S, a, ao + i)).intoArray(o, oo + i);
+        for (; i < e; i++) o[oo + i] = FastMath.tanh(a[ao + i]);
+    }
+
+    private static void sigmoidLoop(float[] a, int ao, float[] o, int oo, int s, int e) {
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) FastMath.sigmoid(FloatVector.fromArray(S, a, ao + i)).intoArray(o, oo + i);
+        for (; i < e; i++) o[oo + i] = FastMath.sigmoid(a[ao + i]);
+    }
+
+    private static void reluLoop(float[] a, int ao, float[] o, int oo, int s, int e) {
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) FloatVector.fromArray(S, a, ao + i).max(0f).intoArray(o, oo + i);
+        for (; i < e; i++) o[oo + i] = relu(a[ao + i]);
+    }
+
+    private static void siluLoop(float[] a, int ao, float[] o, int oo, int s, int e) {
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            FloatVector v = FloatVector.fromArray(S, a, ao + i);
+            v.mul(FastMath.sigmoid(v)).intoArray(o, oo + i);
+        }
+        for (; i < e; i++) o[oo + i] = silu(a[ao + i]);
+    }
+
+    private static void geluLoop(float[] a, int ao, float[] o, int oo, int s, int e) {
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            FloatVector v = FloatVector.fromArray(S, a, ao + i);
+            v.mul(0.5f).mul(FastMath.erf(v.mul(INV_SQRT2)).add(1f)).intoArray(o, oo + i);
+        }
+        for (; i < e; i++) o[oo + i] = gelu(a[ao + i]);
+    }
+
+    private static void geluTanhLoop(float[] a, int ao, float[] o, int oo, int s, int e) {
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            FloatVector v = FloatVector.fromArray(S, a, ao + i);
+            FloatVector u = v.mul(v).mul(v).fma(v.broadcast(GELU_K), v).mul(GELU_C);
+            v.mul(0.5f).mul(FastMath.tanh(u).add(1f)).intoArray(o, oo + i);
+        }
+        for (; i < e; i++) o[oo + i] = geluTanh(a[ao + i]);
+    }
+
+    /** The scalar twin of each forward loop above: the same operations in the same order. */
     static float unaryScalar(UnaryOp op, float v) {
         return switch (op) {
             case NEG -> -v;
@@ -147,14 +250,27 @@ final class Elementwise {
             case ABS -> Math.abs(v);
             case SQUARE -> v * v;
             case RECIPROCAL -> 1f / v;
-            case SIGN -> v > 0f ? 1f : v < 0f ? -1f : v == v ? 0f : v;
+            case SIGN -> sign(v);
             case TANH -> FastMath.tanh(v);
             case SIGMOID -> FastMath.sigmoid(v);
-            case RELU -> v != v ? v : Math.max(v, 0f);
-            case SILU -> v * FastMath.sigmoid(v);
-            case GELU -> v * 0.5f * (FastMath.erf(v * INV_SQRT2) + 1f);
-            case GELU_TANH -> v * 0.5f * (FastMath.tanh(Math.fma(v * v * v, GELU_K, v) * GELU_C) + 1f);
+            case RELU -> relu(v);
+            case SILU -> silu(v);
+            case GELU -> gelu(v);
+            case GELU_TANH -> geluTanh(v);
         };
+    }
+
+    private static float sign(float v) { return v > 0f ? 1f : v < 0f ? -1f : v == v ? 0f : v; }
+
+    /** Lanewise max(v, 0) propagates NaN; so does this. */
+    private static float relu(float v) { return v != v ? v : Math.max(v, 0f); }
+
+    private static float silu(float v) { return v * FastMath.sigmoid(v); }
+
+    private static float gelu(float v) { return v * 0.5f * (FastMath.erf(v * INV_SQRT2) + 1f); }
+
+    private static float geluTanh(float v) {
+        return v * 0.5f * (FastMath.tanh(Math.fma(v * v * v, GELU_K, v) * GELU_C) + 1f);
     }
 
     static void unaryBackward(UnaryOp op, Tensor x, Tensor y, Tensor gy, Tensor gx) {
@@ -162,48 +278,99 @@ final class Elementwise {
         Tensor xd = dense(x, shape), yd = y == null ? null : dense(y, shape), gd = dense(gy, shape);
         float[] a = xd.floats(), yy = yd == null ? null : yd.floats(), g = gd.floats(), o = gx.floats();
         int ao = xd.offset(), yo = yd == null ? 0 : yd.offset(), go = gd.offset(), oo = gx.offset();
-        flat(gx.numel(), (s, e) -> {
-            int i = s;
-            int upper = s + S.loopBound(e - s);
-            for (; i < upper; i += L) {
-                FloatVector v = FloatVector.fromArray(S, a, ao + i);
-                FloatVector gv = FloatVector.fromArray(S, g, go + i);
-                FloatVector d = switch (op) {
-                    case RELU -> gv.blend(0f, v.compare(VectorOperators.LE, 0f));
-                    case SILU -> {
-                        FloatVector sg = FastMath.sigmoid(v);
-                        yield gv.mul(sg.mul(v.mul(v.broadcast(1f).sub(sg)).add(1f)));
-                    }
-                    case SQUARE -> gv.mul(v.add(v));
-                    case EXP -> gv.mul(FloatVector.fromArray(S, yy, yo + i));
-                    case TANH -> {
-                        FloatVector t = FloatVector.fromArray(S, yy, yo + i);
-                        yield gv.mul(v.broadcast(1f).sub(t.mul(t)));
-                    }
-                    case SIGMOID -> {
-                        FloatVector t = FloatVector.fromArray(S, yy, yo + i);
-                        yield gv.mul(t.mul(v.broadcast(1f).sub(t)));
-                    }
-                    case GELU_TANH -> {
-                        FloatVector u = v.mul(v).mul(v).fma(v.broadcast(GELU_K), v).mul(GELU_C);
-                        FloatVector t = FastMath.tanh(u);
-                        FloatVector du = v.mul(v).mul(3f * GELU_K).add(1f).mul(GELU_C);
-                        FloatVector one = v.broadcast(1f);
-                        yield gv.mul(t.add(1f).mul(0.5f).add(v.mul(0.5f).mul(one.sub(t.mul(t))).mul(du)));
-                    }
-                    default -> null;
-                };
-                if (d == null) break; // no vector form: the scalar loop below does the rest
-                d.intoArray(o, oo + i);
-            }
-            for (; i < e; i++) {
-                float yv = yy == null ? 0f : yy[yo + i];
-                o[oo + i] = unaryDerivative(op, a[ao + i], yv, g[go + i]);
-            }
+        flat(gx.numel(), switch (op) { // one lambda per op: see the class comment
+            case RELU -> (s, e) -> reluGradLoop(a, ao, g, go, o, oo, s, e);
+            case SILU -> (s, e) -> siluGradLoop(a, ao, g, go, o, oo, s, e);
+            case SQUARE -> (s, e) -> squareGradLoop(a, ao, g, go, o, oo, s, e);
+            case EXP -> (s, e) -> expGradLoop(yy, yo, g, go, o, oo, s, e);
+            case TANH -> (s, e) -> tanhGradLoop(yy, yo, g, go, o, oo, s, e);
+            case SIGMOID -> (s, e) -> sigmoidGradLoop(yy, yo, g, go, o, oo, s, e);
+            case GELU_TANH -> (s, e) -> geluTanhGradLoop(a, ao, g, go, o, oo, s, e);
+            // no vector form: a scalar loop (a switch per element costs little without vectors to box)
+            default -> (s, e) -> {
+                for (int i = s; i < e; i++) o[oo + i] = unaryDerivative(op, a[ao + i], yy == null ? 0f : yy[yo + i], g[go + i]);
+            };
         });
     }
 
-    /** gy * op'(x), scalar; matches the vector cases above operation for operation. */
+    /*
+     * The backward loops: o[oo + i] = g[go + i] * f'(x) for i in [s, e), from x (a) or from the forward output y,
+     * whichever the derivative is written in. Scalar tails match unaryDerivative operation for operation.
+     */
+
+    private static void reluGradLoop(float[] a, int ao, float[] g, int go, float[] o, int oo, int s, int e) {
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            VectorMask<Float> off = FloatVector.fromArray(S, a, ao + i).compare(VectorOperators.LE, 0f);
+            FloatVector.fromArray(S, g, go + i).blend(0f, off).intoArray(o, oo + i);
+        }
+        for (; i < e; i++) o[oo + i] = a[ao + i] <= 0f ? 0f : g[go + i];
+    }
+
+    private static void siluGradLoop(float[] a, int ao, float[] g, int go, float[] o, int oo, int s, int e) {
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            FloatVector v = FloatVector.fromArray(S, a, ao + i), sg = FastMath.sigmoid(v);
+            FloatVector.fromArray(S, g, go + i).mul(sg.mul(v.mul(one.sub(sg)).add(1f))).intoArray(o, oo + i);
+        }
+        for (; i < e; i++) o[oo + i] = siluGrad(a[ao + i], g[go + i]);
+    }
+
+    private static void squareGradLoop(float[] a, int ao, float[] g, int go, float[] o, int oo, int s, int e) {
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            FloatVector v = FloatVector.fromArray(S, a, ao + i);
+            FloatVector.fromArray(S, g, go + i).mul(v.add(v)).intoArray(o, oo + i);
+        }
+        for (; i < e; i++) o[oo + i] = g[go + i] * (a[ao + i] + a[ao + i]);
+    }
+
+    /** d exp = y. */
+    private static void expGradLoop(float[] y, int yo, float[] g, int go, float[] o, int oo, int s, int e) {
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L)
+            FloatVector.fromArray(S, g, go + i).mul(FloatVector.fromArray(S, y, yo + i)).intoArray(o, oo + i);
+        for (; i < e; i++) o[oo + i] = g[go + i] * y[yo + i];
+    }
+
+    /** d tanh = 1 - y^2. */
+    private static void tanhGradLoop(float[] y, int yo, float[] g, int go, float[] o, int oo, int s, int e) {
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            FloatVector t = FloatVector.fromArray(S, y, yo + i);
+            FloatVector.fromArray(S, g, go + i).mul(one.sub(t.mul(t))).intoArray(o, oo + i);
+        }
+        for (; i < e; i++) o[oo + i] = g[go + i] * (1f - y[yo + i] * y[yo + i]);
+    }
+
+    /** d sigmoid = y (1 - y). */
+    private static void sigmoidGradLoop(float[] y, int yo, float[] g, int go, float[] o, int oo, int s, int e) {
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            FloatVector t = FloatVector.fromArray(S, y, yo + i);
+            FloatVector.fromArray(S, g, go + i).mul(t.mul(one.sub(t))).intoArray(o, oo + i);
+        }
+        for (; i < e; i++) o[oo + i] = g[go + i] * (y[yo + i] * (1f - y[yo + i]));
+    }
+
+    private static void geluTanhGradLoop(float[] a, int ao, float[] g, int go, float[] o, int oo, int s, int e) {
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            FloatVector v = FloatVector.fromArray(S, a, ao + i);
+            FloatVector u = v.mul(v).mul(v).fma(v.broadcast(GELU_K), v).mul(GELU_C);
+            FloatVector t = FastMath.tanh(u);
+            FloatVector du = v.mul(v).mul(3f * GELU_K).add(1f).mul(GELU_C);
+            FloatVector d = t.add(1f).mul(0.5f).add(v.mul(0.5f).mul(one.sub(t.mul(t))).mul(du));
+            FloatVector.fromArray(S, g, go + i).mul(d).intoArray(o, oo + i);
+        }
+        for (; i < e; i++) o[oo + i] = geluTanhGrad(a[ao + i], g[go + i]);
+    }
+
+    /** gy * op'(x), scalar; matches the vector loops above operation for operation. */
     static float unaryDerivative(UnaryOp op, float v, float y, float gv) {
         return switch (op) {
             case NEG -> -gv;
@@ -218,72 +385,144 @@ final class Elementwise {
             case TANH -> gv * (1f - y * y);
             case SIGMOID -> gv * (y * (1f - y));
             case RELU -> v <= 0f ? 0f : gv;
-            case SILU -> {
-                float sg = FastMath.sigmoid(v);
-                yield gv * (sg * (v * (1f - sg) + 1f));
-            }
+            case SILU -> siluGrad(v, gv);
             case GELU -> {
                 float cdf = 0.5f * (FastMath.erf(v * INV_SQRT2) + 1f);
                 float pdf = FastMath.exp(-0.5f * v * v) * INV_SQRT_2PI;
                 yield gv * (cdf + v * pdf);
             }
-            case GELU_TANH -> {
-                float u = Math.fma(v * v * v, GELU_K, v) * GELU_C;
-                float t = FastMath.tanh(u);
-                float du = (v * v * (3f * GELU_K) + 1f) * GELU_C;
-                yield gv * ((t + 1f) * 0.5f + v * 0.5f * (1f - t * t) * du);
-            }
+            case GELU_TANH -> geluTanhGrad(v, gv);
         };
+    }
+
+    private static float siluGrad(float v, float gv) {
+        float sg = FastMath.sigmoid(v);
+        return gv * (sg * (v * (1f - sg) + 1f));
+    }
+
+    private static float geluTanhGrad(float v, float gv) {
+        float u = Math.fma(v * v * v, GELU_K, v) * GELU_C;
+        float t = FastMath.tanh(u);
+        float du = (v * v * (3f * GELU_K) + 1f) * GELU_C;
+        return gv * ((t + 1f) * 0.5f + v * 0.5f * (1f - t * t) * du);
     }
 
     // ---- binary --------------------------------------------------------------------------------------------------
 
+    /**
+     * One op over a row: o[oo + i] = a[ao + i * sa] op b[bo + i * sb] for i in [s, e), with sa, sb each 0 (a
+     * broadcast scalar) or 1. Called through this interface from the shared row-splitting loop of {@link #binary}, so
+     * that each op's loop is compiled on its own (or at most two inlined where only two ops ever ran), never as one
+     * big unit with all six.
+     */
+    private interface RowOp {
+        void run(float[] a, int ao, int sa, float[] b, int bo, int sb, float[] o, int oo, int s, int e);
+    }
+
     static void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
-        if (out.numel() == 0) return; // else an all-contiguous empty shape merges to one row of 0, and binaryRow reads a[ao]
+        if (out.numel() == 0) return; // else an all-contiguous empty shape merges to one row of 0, and a row reads a[ao]
         Strided it = Strided.of(out.shape(), out, a, b);
         int n = it.inner, sa = it.innerStride(1), sb = it.innerStride(2);
         float[] fa = a.floats(), fb = b.floats(), fo = out.floats();
-        boolean vectorisable = (sa == 1 || sa == 0) && (sb == 1 || sb == 0) && it.innerStride(0) == 1 && arithmetic(op);
+        boolean vectorisable = (sa == 1 || sa == 0) && (sb == 1 || sb == 0) && it.innerStride(0) == 1;
+        RowOp row = vectorisable ? rowOp(op) : null;
         int blocks = it.rows == 1 ? Math.max(1, n / GRAIN) : 1; // split a long single row too
         WorkerPool.global().parallelFor(it.rows * blocks, Math.max(1, GRAIN / Math.max(1, n)), (t0, t1) -> {
             for (int t = t0; t < t1; t++) {
                 int r = t / blocks, blk = t % blocks;
                 int s = (int) ((long) n * blk / blocks), e = (int) ((long) n * (blk + 1) / blocks);
                 int oo = it.rowOffset(0, r), ao = it.rowOffset(1, r), bo = it.rowOffset(2, r);
-                if (vectorisable) binaryRow(op, fa, ao, sa, fb, bo, sb, fo, oo, s, e);
+                if (row != null) row.run(fa, ao, sa, fb, bo, sb, fo, oo, s, e);
                 else for (int i = s; i < e; i++)
                     fo[oo + i * it.innerStride(0)] = binaryScalar(op, fa[ao + i * sa], fb[bo + i * sb]);
             }
         });
     }
 
-    private static boolean arithmetic(BinaryOp op) {
+    /** The vector row loop of an arithmetic op, or null for the others (they run scalar). */
+    private static RowOp rowOp(BinaryOp op) {
         return switch (op) {
-            case ADD, SUB, MUL, DIV, MAX, MIN -> true;
-            default -> false;
+            case ADD -> Elementwise::addRow;
+            case SUB -> Elementwise::subRow;
+            case MUL -> Elementwise::mulRow;
+            case DIV -> Elementwise::divRow;
+            case MAX -> Elementwise::maxRow;
+            case MIN -> Elementwise::minRow;
+            default -> null;
         };
     }
 
-    private static void binaryRow(BinaryOp op, float[] a, int ao, int sa, float[] b, int bo, int sb,
-                                  float[] o, int oo, int s, int e) {
+    /*
+     * The row loops (see RowOp). An operand with stride 0 is one value broadcast to a vector once; the choice between
+     * it and a load is loop-invariant. Scalar tails are binaryScalar's forms.
+     */
+
+    private static void addRow(float[] a, int ao, int sa, float[] b, int bo, int sb, float[] o, int oo, int s, int e) {
         FloatVector ca = FloatVector.broadcast(S, a[ao]), cb = FloatVector.broadcast(S, b[bo]);
-        int i = s;
-        int upper = s + S.loopBound(e - s);
+        int i = s, upper = s + S.loopBound(e - s);
         for (; i < upper; i += L) {
             FloatVector va = sa == 0 ? ca : FloatVector.fromArray(S, a, ao + i);
             FloatVector vb = sb == 0 ? cb : FloatVector.fromArray(S, b, bo + i);
-            FloatVector r = switch (op) {
-                case ADD -> va.add(vb);
-                case SUB -> va.sub(vb);
-                case MUL -> va.mul(vb);
-                case DIV -> va.div(vb);
-                case MAX -> va.max(vb);
-                case MIN -> va.min(vb);
-                default -> throw new AssertionError(op);
-            };
-            r.intoArray(o, oo + i);
+            va.add(vb).intoArray(o, oo + i);
         }
-        for (; i < e; i++) o[oo + i] = binaryScalar(op, a[ao + i * sa], b[bo + i * sb]);
+        for (; i < e; i++) o[oo + i] = a[ao + i * sa] + b[bo + i * sb];
+    }
+
+    private static void subRow(float[] a, int ao, int sa, float[] b, int bo, int sb, float[] o, int oo, int s, int e) {
+        FloatVector ca = FloatVector.broadcast(S, a[ao]), cb = FloatVector.broadcast(S, b[bo]);
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            FloatVector va = sa == 0 ? ca : FloatVector.fromArray(S, a, ao + i);
+            FloatVector vb = sb == 0 ? cb : FloatVector.fromArray(S, b, bo + i);
+            va.sub(vb).intoArray(o, oo + i);
+        }
+        for (; i < e; i++) o[oo + i] = a[ao + i * sa] - b[bo + i * sb];
+    }
+
+    private static void mulRow(float[] a, int ao, int sa, float[] b, int bo, int sb, float[] o, int oo, int s, int e) {
+        FloatVector ca = FloatVector.broadcast(S, a[ao]), cb = FloatVector.broadcast(S, b[bo]);
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            FloatVector va = sa == 0 ? ca : FloatVector.fromArray(S, a, ao + i);
+            FloatVector vb = sb == 0 ? cb : FloatVector.fromArray(S, b, bo + i);
+            va.mul(vb).intoArray(o, oo + i);
+        }
+        for (; i < e; i++) o[oo + i] = a[ao + i * sa] * b[bo + i * sb];
+    }
+
+    private static void divRow(float[] a, int ao, int sa, float[] b, int bo, int sb, float[] o, int oo, int s, int e) {
+        FloatVector ca = FloatVector.broadcast(S, a[ao]), cb = FloatVector.broadcast(S, b[bo]);
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            FloatVector va = sa == 0 ? ca : FloatVector.fromArray(S, a, ao + i);
+            FloatVector vb = sb == 0 ? cb : FloatVector.fromArray(S, b, bo + i);
+            va.div(vb).intoArray(o, oo + i);
+        }
+        for (; i < e; i++) o[oo + i] = a[ao + i * sa] / b[bo + i * sb];
+    }
+
+    /** Lanewise max propagates NaN like Math.max. */
+    private static void maxRow(float[] a, int ao, int sa, float[] b, int bo, int sb, float[] o, int oo, int s, int e) {
+        FloatVector ca = FloatVector.broadcast(S, a[ao]), cb = FloatVector.broadcast(S, b[bo]);
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            FloatVector va = sa == 0 ? ca : FloatVector.fromArray(S, a, ao + i);
+            FloatVector vb = sb == 0 ? cb : FloatVector.fromArray(S, b, bo + i);
+            va.max(vb).intoArray(o, oo + i);
+        }
+        for (; i < e; i++) o[oo + i] = Math.max(a[ao + i * sa], b[bo + i * sb]);
+    }
+
+    /** Lanewise min propagates NaN like Math.min. */
+    private static void minRow(float[] a, int ao, int sa, float[] b, int bo, int sb, float[] o, int oo, int s, int e) {
+        FloatVector ca = FloatVector.broadcast(S, a[ao]), cb = FloatVector.broadcast(S, b[bo]);
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            FloatVector va = sa == 0 ? ca : FloatVector.fromArray(S, a, ao + i);
+            FloatVector vb = sb == 0 ? cb : FloatVector.fromArray(S, b, bo + i);
+            va.min(vb).intoArray(o, oo + i);
+        }
+        for (; i < e; i++) o[oo + i] = Math.min(a[ao + i * sa], b[bo + i * sb]);
     }
 
     static float binaryScalar(BinaryOp op, float x, float y) {
@@ -311,13 +550,15 @@ final class Elementwise {
         Tensor xd = dense(x, out.shape());
         float[] a = xd.floats(), o = out.floats();
         int ao = xd.offset(), oo = out.offset();
-        flat(out.numel(), (s, e) -> {
-            int i = s;
-            int upper = s + S.loopBound(e - s);
-            FloatVector vs = FloatVector.broadcast(S, scale), vt = FloatVector.broadcast(S, shift);
-            for (; i < upper; i += L) FloatVector.fromArray(S, a, ao + i).fma(vs, vt).intoArray(o, oo + i);
-            for (; i < e; i++) o[oo + i] = Math.fma(a[ao + i], scale, shift);
-        });
+        flat(out.numel(), (s, e) -> affineLoop(a, ao, scale, shift, o, oo, s, e));
+    }
+
+    /** o = fma(a, scale, shift). */
+    private static void affineLoop(float[] a, int ao, float scale, float shift, float[] o, int oo, int s, int e) {
+        FloatVector vs = FloatVector.broadcast(S, scale), vt = FloatVector.broadcast(S, shift);
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) FloatVector.fromArray(S, a, ao + i).fma(vs, vt).intoArray(o, oo + i);
+        for (; i < e; i++) o[oo + i] = Math.fma(a[ao + i], scale, shift);
     }
 
     static void powScalar(Tensor x, float exponent, Tensor out) {
@@ -337,12 +578,14 @@ final class Elementwise {
         Tensor xd = dense(x, out.shape());
         float[] a = xd.floats(), o = out.floats();
         int ao = xd.offset(), oo = out.offset();
-        flat(out.numel(), (s, e) -> {
-            int i = s;
-            int upper = s + S.loopBound(e - s);
-            for (; i < upper; i += L) FloatVector.fromArray(S, a, ao + i).max(lo).min(hi).intoArray(o, oo + i);
-            for (; i < e; i++) o[oo + i] = Math.min(Math.max(a[ao + i], lo), hi);
-        });
+        flat(out.numel(), (s, e) -> clampLoop(a, ao, lo, hi, o, oo, s, e));
+    }
+
+    /** o = min(max(a, lo), hi). */
+    private static void clampLoop(float[] a, int ao, float lo, float hi, float[] o, int oo, int s, int e) {
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) FloatVector.fromArray(S, a, ao + i).max(lo).min(hi).intoArray(o, oo + i);
+        for (; i < e; i++) o[oo + i] = Math.min(Math.max(a[ao + i], lo), hi);
     }
 
     static void where(Tensor cond, Tensor a, Tensor b, Tensor out) {
@@ -350,15 +593,17 @@ final class Elementwise {
         Tensor c = dense(cond, shape), ad = dense(a, shape), bd = dense(b, shape);
         float[] fc = c.floats(), fa = ad.floats(), fb = bd.floats(), fo = out.floats();
         int co = c.offset(), ao = ad.offset(), bo = bd.offset(), oo = out.offset();
-        flat(out.numel(), (s, e) -> {
-            int i = s;
-            int upper = s + S.loopBound(e - s);
-            for (; i < upper; i += L) {
-                VectorMask<Float> m = FloatVector.fromArray(S, fc, co + i).compare(VectorOperators.NE, 0f);
-                FloatVector.fromArray(S, fb, bo + i).blend(FloatVector.fromArray(S, fa, ao + i), m).intoArray(fo, oo + i);
-            }
-            for (; i < e; i++) fo[oo + i] = fc[co + i] != 0f ? fa[ao + i] : fb[bo + i];
-        });
+        flat(out.numel(), (s, e) -> whereLoop(fc, co, fa, ao, fb, bo, fo, oo, s, e));
+    }
+
+    /** o = c != 0 ? a : b. */
+    private static void whereLoop(float[] c, int co, float[] a, int ao, float[] b, int bo, float[] o, int oo, int s, int e) {
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            VectorMask<Float> m = FloatVector.fromArray(S, c, co + i).compare(VectorOperators.NE, 0f);
+            FloatVector.fromArray(S, b, bo + i).blend(FloatVector.fromArray(S, a, ao + i), m).intoArray(o, oo + i);
+        }
+        for (; i < e; i++) o[oo + i] = c[co + i] != 0f ? a[ao + i] : b[bo + i];
     }
 
     // ---- AdamW ---------------------------------------------------------------------------------------------------
@@ -368,29 +613,35 @@ final class Elementwise {
         float[] p = param.floats(), g = grad.floats(), fm = m.floats(), fv = v.floats();
         int po = param.offset(), go = grad.offset(), mo = m.offset(), vo = v.offset();
         float decay = 1f - lr * weightDecay, step = lr / c1, invC2 = 1f / c2;
+        flat(param.numel(), (s, e) -> adamwLoop(p, po, g, go, fm, mo, fv, vo, beta1, beta2, eps, decay, step, invC2, s, e));
+    }
+
+    /**
+     * The AdamW update of elements [s, e): m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
+     * p = p * decay - step * m / (sqrt(v / c2) + eps).
+     */
+    private static void adamwLoop(float[] p, int po, float[] g, int go, float[] fm, int mo, float[] fv, int vo,
+                                  float beta1, float beta2, float eps, float decay, float step, float invC2, int s, int e) {
         float ob1 = 1f - beta1, ob2 = 1f - beta2;
-        flat(param.numel(), (s, e) -> {
-            int i = s;
-            int upper = s + S.loopBound(e - s);
-            for (; i < upper; i += L) {
-                FloatVector gv = FloatVector.fromArray(S, g, go + i);
-                FloatVector mv = FloatVector.fromArray(S, fm, mo + i).mul(beta1).add(gv.mul(ob1));
-                FloatVector vv = FloatVector.fromArray(S, fv, vo + i).mul(beta2).add(gv.mul(gv).mul(ob2));
-                mv.intoArray(fm, mo + i);
-                vv.intoArray(fv, vo + i);
-                FloatVector denom = vv.mul(invC2).sqrt().add(eps);
-                FloatVector pv = FloatVector.fromArray(S, p, po + i).mul(decay);
-                pv.sub(mv.mul(step).div(denom)).intoArray(p, po + i);
-            }
-            for (; i < e; i++) {
-                float gi = g[go + i];
-                float mi = fm[mo + i] * beta1 + gi * ob1;
-                float vi = fv[vo + i] * beta2 + gi * gi * ob2;
-                fm[mo + i] = mi;
-                fv[vo + i] = vi;
-                float denom = (float) Math.sqrt(vi * invC2) + eps;
-                p[po + i] = p[po + i] * decay - mi * step / denom;
-            }
-        });
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            FloatVector gv = FloatVector.fromArray(S, g, go + i);
+            FloatVector mv = FloatVector.fromArray(S, fm, mo + i).mul(beta1).add(gv.mul(ob1));
+            FloatVector vv = FloatVector.fromArray(S, fv, vo + i).mul(beta2).add(gv.mul(gv).mul(ob2));
+            mv.intoArray(fm, mo + i);
+            vv.intoArray(fv, vo + i);
+            FloatVector denom = vv.mul(invC2).sqrt().add(eps);
+            FloatVector pv = FloatVector.fromArray(S, p, po + i).mul(decay);
+            pv.sub(mv.mul(step).div(denom)).intoArray(p, po + i);
+        }
+        for (; i < e; i++) {
+            float gi = g[go + i];
+            float mi = fm[mo + i] * beta1 + gi * ob1;
+            float vi = fv[vo + i] * beta2 + gi * gi * ob2;
+            fm[mo + i] = mi;
+            fv[vo + i] = vi;
+            float denom = (float) Math.sqrt(vi * invC2) + eps;
+            p[po + i] = p[po + i] * decay - mi * step / denom;
+        }
     }
 }

@@ -112,8 +112,18 @@ public final class FastMath {
         VectorMask<Float> small = m.compare(VectorOperators.LT, SQRT_HALF);
         e = e.sub(FloatVector.broadcast(s, 1f), small);
         m = m.add(m, small).sub(1f);
+        FloatVector y = logTail(m, e);
+        return y.blend(Float.NaN, bad).blend(Float.NEGATIVE_INFINITY, zero).blend(Float.POSITIVE_INFINITY, inf);
+    }
+
+    /**
+     * The vector twin of the scalar logTail. A method of its own because C2 inlines a hot method only up to 325
+     * bytecodes (FreqInlineSize): log in one piece was larger, so it was never inlined and every vector it took or
+     * returned was boxed on the heap.
+     */
+    private static FloatVector logTail(FloatVector m, FloatVector e) {
         FloatVector z = m.mul(m);
-        FloatVector p = FloatVector.broadcast(s, L0).fma(m, m.broadcast(L1));
+        FloatVector p = FloatVector.broadcast(m.species(), L0).fma(m, m.broadcast(L1));
         p = p.fma(m, m.broadcast(L2));
         p = p.fma(m, m.broadcast(L3));
         p = p.fma(m, m.broadcast(L4));
@@ -124,8 +134,7 @@ public final class FastMath {
         FloatVector y = p.mul(m).mul(z);
         y = e.fma(y.broadcast(LN2_LO), y);
         y = z.fma(y.broadcast(-0.5f), y);
-        y = e.fma(e.broadcast(LN2_HI), m.add(y));
-        return y.blend(Float.NaN, bad).blend(Float.NEGATIVE_INFINITY, zero).blend(Float.POSITIVE_INFINITY, inf);
+        return e.fma(e.broadcast(LN2_HI), m.add(y));
     }
 
     // ---- tanh, sigmoid -------------------------------------------------------------------------------------------

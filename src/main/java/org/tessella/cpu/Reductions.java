@@ -1,6 +1,7 @@
 package org.tessella.cpu;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 import org.tessella.backend.ReduceOp;
 import org.tessella.tensor.Tensor;
 
@@ -15,6 +16,8 @@ final class Reductions {
     private Reductions() {}
 
     private static final int GRAIN = 1 << 14;
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
 
     static void reduce(ReduceOp op, Tensor x, Tensor out) {
         int r = x.rank();
@@ -49,18 +52,31 @@ final class Reductions {
         rows(op, xp.floats(), xp.offset(), kn, rn, out.floats(), out.offset());
     }
 
+    /*
+     * As in Elementwise, the op is picked once per call, outside the loops, and each parallel body is a tiny lambda
+     * calling one op's loop: a switch inside a vector loop makes one compilation unit of every op that ever ran, which
+     * can exceed C2's inlining budget and leave vectors boxed on the heap.
+     */
+
     /** out[i] = op over x[i, 0..n) for m contiguous rows. */
     private static void rows(ReduceOp op, float[] x, int xo, int m, int n, float[] out, int oo) {
-        WorkerPool.global().parallelFor(m, Math.max(1, GRAIN / n), (s, e) -> {
-            for (int i = s; i < e; i++) {
-                int base = xo + i * n;
-                out[oo + i] = switch (op) {
-                    case SUM -> RowReduce.sum(x, base, n);
-                    case MAX -> RowReduce.max(x, base, n);
-                    case MIN -> min(x, base, n);
-                };
-            }
+        WorkerPool.global().parallelFor(m, Math.max(1, GRAIN / n), switch (op) {
+            case SUM -> (s, e) -> sumRows(x, xo, n, out, oo, s, e);
+            case MAX -> (s, e) -> maxRows(x, xo, n, out, oo, s, e);
+            case MIN -> (s, e) -> minRows(x, xo, n, out, oo, s, e);
         });
+    }
+
+    private static void sumRows(float[] x, int xo, int n, float[] out, int oo, int s, int e) {
+        for (int i = s; i < e; i++) out[oo + i] = RowReduce.sum(x, xo + i * n, n);
+    }
+
+    private static void maxRows(float[] x, int xo, int n, float[] out, int oo, int s, int e) {
+        for (int i = s; i < e; i++) out[oo + i] = RowReduce.max(x, xo + i * n, n);
+    }
+
+    private static void minRows(float[] x, int xo, int n, float[] out, int oo, int s, int e) {
+        for (int i = s; i < e; i++) out[oo + i] = min(x, xo + i * n, n);
     }
 
     /** Minimum of a row (exact in any order, so a plain loop). */
@@ -70,37 +86,62 @@ final class Reductions {
         return m;
     }
 
-    /** out[j] = op over x[0..m, j] for an [m, n] contiguous matrix, row by row (vectorised across j). */
+    /**
+     * out[j] = op over x[0..m, j] for an [m, n] contiguous matrix, row by row in row order (vectorised across j,
+     * which changes nothing: each column is its own accumulation).
+     */
     private static void columns(ReduceOp op, float[] x, int xo, int m, int n, float[] out, int oo) {
-        var species = FloatVector.SPECIES_PREFERRED;
-        int lanes = species.length();
-        WorkerPool.global().parallelFor(n, Math.max(lanes, GRAIN / m), (s, e) -> {
-            int j = s;
-            for (; j + lanes <= e; j += lanes) {
-                FloatVector acc = FloatVector.fromArray(species, x, xo + j);
-                for (int i = 1; i < m; i++) {
-                    FloatVector v = FloatVector.fromArray(species, x, xo + i * n + j);
-                    acc = switch (op) {
-                        case SUM -> acc.add(v);
-                        case MAX -> acc.max(v);
-                        case MIN -> acc.min(v);
-                    };
-                }
-                acc.intoArray(out, oo + j);
-            }
-            for (; j < e; j++) {
-                float acc = x[xo + j];
-                for (int i = 1; i < m; i++) {
-                    float v = x[xo + i * n + j];
-                    acc = switch (op) {
-                        case SUM -> acc + v;
-                        case MAX -> Math.max(acc, v);
-                        case MIN -> Math.min(acc, v);
-                    };
-                }
-                out[oo + j] = acc;
-            }
+        WorkerPool.global().parallelFor(n, Math.max(L, GRAIN / m), switch (op) {
+            case SUM -> (s, e) -> sumColumns(x, xo, m, n, out, oo, s, e);
+            case MAX -> (s, e) -> maxColumns(x, xo, m, n, out, oo, s, e);
+            case MIN -> (s, e) -> minColumns(x, xo, m, n, out, oo, s, e);
         });
+    }
+
+    /* The column loops, over columns [s, e): a vector of L columns at a time, then the remaining columns one by one. */
+
+    private static void sumColumns(float[] x, int xo, int m, int n, float[] out, int oo, int s, int e) {
+        int j = s;
+        for (; j + L <= e; j += L) {
+            FloatVector acc = FloatVector.fromArray(S, x, xo + j);
+            for (int i = 1; i < m; i++) acc = acc.add(FloatVector.fromArray(S, x, xo + i * n + j));
+            acc.intoArray(out, oo + j);
+        }
+        for (; j < e; j++) {
+            float acc = x[xo + j];
+            for (int i = 1; i < m; i++) acc = acc + x[xo + i * n + j];
+            out[oo + j] = acc;
+        }
+    }
+
+    /** Lanewise max propagates NaN like Math.max. */
+    private static void maxColumns(float[] x, int xo, int m, int n, float[] out, int oo, int s, int e) {
+        int j = s;
+        for (; j + L <= e; j += L) {
+            FloatVector acc = FloatVector.fromArray(S, x, xo + j);
+            for (int i = 1; i < m; i++) acc = acc.max(FloatVector.fromArray(S, x, xo + i * n + j));
+            acc.intoArray(out, oo + j);
+        }
+        for (; j < e; j++) {
+            float acc = x[xo + j];
+            for (int i = 1; i < m; i++) acc = Math.max(acc, x[xo + i * n + j]);
+            out[oo + j] = acc;
+        }
+    }
+
+    /** Lanewise min propagates NaN like Math.min. */
+    private static void minColumns(float[] x, int xo, int m, int n, float[] out, int oo, int s, int e) {
+        int j = s;
+        for (; j + L <= e; j += L) {
+            FloatVector acc = FloatVector.fromArray(S, x, xo + j);
+            for (int i = 1; i < m; i++) acc = acc.min(FloatVector.fromArray(S, x, xo + i * n + j));
+            acc.intoArray(out, oo + j);
+        }
+        for (; j < e; j++) {
+            float acc = x[xo + j];
+            for (int i = 1; i < m; i++) acc = Math.min(acc, x[xo + i * n + j]);
+            out[oo + j] = acc;
+        }
     }
 
     private static final int SQ_CHUNK = 1 << 12;
