@@ -18,8 +18,8 @@ public final class FastMath {
     private static final float LN2_HI = 0.693359375f;
     private static final float LN2_LO = -2.12194440e-4f;
     private static final float ROUND_MAGIC = 12582912f; // 1.5 * 2^23: adding it rounds to an integer
-    private static final float EXP_HI = 88.3762626647949f;
-    private static final float EXP_LO = -87.3365478515625f;
+    private static final float EXP_HI = 88.72283f;  // just below ln(Float.MAX_VALUE)
+    private static final float EXP_LO = -104f;      // below this even the smallest subnormal rounds to 0
     private static final float E0 = 1.9875691500e-4f, E1 = 1.3981999507e-3f, E2 = 8.3334519073e-3f,
             E3 = 4.1665795894e-2f, E4 = 1.6666665459e-1f, E5 = 5.0000001201e-1f;
 
@@ -39,8 +39,11 @@ public final class FastMath {
         p = Math.fma(p, r, E4);
         p = Math.fma(p, r, E5);
         p = Math.fma(p, r * r, r) + 1f;
-        int bits = Float.floatToRawIntBits(p) + ((Float.floatToRawIntBits(t) - 0x4B400000) << 23);
-        return Float.intBitsToFloat(bits);
+        // p * 2^n as two exact power-of-two products, so n = 128 does not overflow the exponent field and results in
+        // the subnormal range are rounded once, correctly
+        int ni = Float.floatToRawIntBits(t) - 0x4B400000;
+        int n1 = ni >> 1, n2 = ni - n1;
+        return p * Float.intBitsToFloat((n1 + 127) << 23) * Float.intBitsToFloat((n2 + 127) << 23);
     }
 
     public static FloatVector exp(FloatVector x) {
@@ -59,8 +62,11 @@ public final class FastMath {
         p = p.fma(r, r.broadcast(E4));
         p = p.fma(r, r.broadcast(E5));
         p = p.fma(r.mul(r), r).add(1f);
-        IntVector e = ((IntVector) t.reinterpretAsInts()).sub(0x4B400000).lanewise(VectorOperators.LSHL, 23);
-        FloatVector y = ((IntVector) p.reinterpretAsInts()).add(e).reinterpretAsFloats();
+        IntVector ni = ((IntVector) t.reinterpretAsInts()).sub(0x4B400000);
+        IntVector n1 = ni.lanewise(VectorOperators.ASHR, 1), n2 = ni.sub(n1);
+        FloatVector s1 = n1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector s2 = n2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector y = p.mul(s1).mul(s2);
         y = y.blend(Float.POSITIVE_INFINITY, over).blend(0f, under);
         return y.blend(x, nan);
     }
@@ -76,8 +82,9 @@ public final class FastMath {
         if (x != x || x < 0f) return Float.NaN;
         if (x == 0f) return Float.NEGATIVE_INFINITY;
         if (x == Float.POSITIVE_INFINITY) return x;
-        int bits = Float.floatToRawIntBits(x);
-        float e = (float) ((bits >>> 23) - 126);
+        boolean subnormal = x < Float.MIN_NORMAL; // scale up by 2^23 so the exponent field is meaningful
+        int bits = Float.floatToRawIntBits(subnormal ? x * 8388608f : x);
+        float e = (float) ((bits >>> 23) - (subnormal ? 149 : 126));
         float m = Float.intBitsToFloat((bits & 0x007fffff) | 0x3f000000); // [0.5, 1)
         boolean small = m < SQRT_HALF;
         e = small ? e - 1f : e;
@@ -106,8 +113,10 @@ public final class FastMath {
         VectorMask<Float> bad = x.test(VectorOperators.IS_NAN).or(x.compare(VectorOperators.LT, 0f));
         VectorMask<Float> zero = x.compare(VectorOperators.EQ, 0f);
         VectorMask<Float> inf = x.compare(VectorOperators.EQ, Float.POSITIVE_INFINITY);
-        IntVector bits = (IntVector) x.reinterpretAsInts();
+        VectorMask<Float> subnormal = x.compare(VectorOperators.LT, Float.MIN_NORMAL);
+        IntVector bits = (IntVector) x.blend(x.mul(8388608f), subnormal).reinterpretAsInts();
         FloatVector e = (FloatVector) bits.lanewise(VectorOperators.LSHR, 23).sub(126).convert(VectorOperators.I2F, 0);
+        e = e.sub(FloatVector.broadcast(s, 23f), subnormal);
         FloatVector m = ((IntVector) bits.and(0x007fffff).or(0x3f000000)).reinterpretAsFloats();
         VectorMask<Float> small = m.compare(VectorOperators.LT, SQRT_HALF);
         e = e.sub(FloatVector.broadcast(s, 1f), small);
@@ -172,12 +181,15 @@ public final class FastMath {
         return far.blend(near, a.compare(VectorOperators.LT, 0.625f)).blend(x, x.test(VectorOperators.IS_NAN));
     }
 
+    /** 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) below: exp never overflows, tiny results keep their precision. */
     public static float sigmoid(float x) {
-        return 1f / (1f + exp(-x));
+        float e = exp(-Math.abs(x));
+        return (x < 0f ? e : 1f) / (1f + e);
     }
 
     public static FloatVector sigmoid(FloatVector x) {
-        return FloatVector.broadcast(x.species(), 1f).div(exp(x.neg()).add(1f));
+        FloatVector e = exp(x.abs().neg());
+        return FloatVector.broadcast(x.species(), 1f).blend(e, x.compare(VectorOperators.LT, 0f)).div(e.add(1f));
     }
 
     // ---- erf (Abramowitz and Stegun 7.1.26 refined: |error| < 1.5e-7) -------------------------------------------
