@@ -21,8 +21,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 /**
- * Same seed, same bits: a short training run of the classifier gives bit-identical weights with 1 and 2 threads, and
- * in a child JVM limited to AVX2 (8-lane vectors instead of 16).
+ * Same seed, same bits: short training runs of the classifier and of a small transformer give bit-identical weights
+ * with 1, 2 and 3 threads, and in a child JVM limited to AVX2 (8-lane vectors instead of 16).
  */
 class TrainingDeterminismTest {
 
@@ -51,10 +51,46 @@ class TrainingDeterminismTest {
         return HexFormat.of().formatHex(sha.digest());
     }
 
+    /** Six AdamW steps of a small stage-2 transformer (2 blocks, RoPE, SwiGLU) on fixed tokens; SHA-256 of its weights. */
+    public static String gptHash() throws Exception {
+        org.tessella.ar.GptConfig c = new org.tessella.ar.GptConfig("det", 64, 16, 4, 4, 10, 64, 2, 4, 128, true, 10000f, 1e-5f, 0.1f);
+        org.tessella.ar.Gpt m = new org.tessella.ar.Gpt(c, 3);
+        int[] tk = new int[8 * 16], lb = new int[8];
+        for (int i = 0; i < tk.length; i++) tk[i] = Philox.below(4, i, 64);
+        for (int i = 0; i < 8; i++) lb[i] = i % 11; // includes the null class 10
+        org.tessella.tensor.Tensor tokens = org.tessella.tensor.Tensor.ofInts(tk, 8, 16), labels = org.tessella.tensor.Tensor.ofInts(lb, 8);
+        org.tessella.optim.AdamW opt = new org.tessella.optim.AdamW(m.parameters(), 3e-3f, 0.05f);
+        for (int s = 0; s < 6; s++) {
+            org.tessella.tensor.Tensor loss = m.loss(labels, tokens);
+            opt.zeroGrad();
+            org.tessella.autograd.Tape.backward(loss);
+            opt.step();
+        }
+        MessageDigest sha = MessageDigest.getInstance("SHA-256");
+        for (Parameter p : m.parameters()) {
+            float[] v = p.tensor().toFloatArray();
+            ByteBuffer b = ByteBuffer.allocate(4 * v.length);
+            for (float f : v) b.putInt(Float.floatToRawIntBits(f));
+            sha.update(b.array());
+        }
+        return HexFormat.of().formatHex(sha.digest());
+    }
+
     /** Entry point for the child JVM. */
     public static void main(String[] args) throws Exception {
         WorkerPool.configure(Integer.parseInt(args[0]));
         System.out.println("HASH " + trainAndHash());
+        System.out.println("GPT " + gptHash());
+    }
+
+    @Test
+    void transformerTrainingSameBitsWithOneTwoThreeThreads() throws Exception {
+        WorkerPool.configure(1);
+        String one = gptHash();
+        WorkerPool.configure(2);
+        assertEquals(one, gptHash(), "transformer weights differ between 1 and 2 threads");
+        WorkerPool.configure(3);
+        assertEquals(one, gptHash(), "transformer weights differ between 1 and 3 threads");
     }
 
     @Test
@@ -81,5 +117,8 @@ class TrainingDeterminismTest {
                 .orElseThrow(() -> new AssertionError("child printed no hash:\n" + out));
         assertNotEquals("", child);
         assertEquals(here, child, "weights differ between the default vector width and AVX2");
+        String childGpt = out.lines().filter(l -> l.startsWith("GPT ")).map(l -> l.substring(4)).findFirst()
+                .orElseThrow(() -> new AssertionError("child printed no transformer hash:\n" + out));
+        assertEquals(gptHash(), childGpt, "transformer weights differ between the default vector width and AVX2");
     }
 }
