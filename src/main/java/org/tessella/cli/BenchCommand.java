@@ -23,9 +23,9 @@ final class BenchCommand implements Command {
 
     @Override public String help() {
         return """
-                usage: tessella bench [--sizes 256,512,1024] [--threads N] [--seconds S]
+                usage: tessella bench [--sizes 512,1024,4096x256x768,...] [--threads N] [--seconds S]
                        tessella bench ar [--model gpt-s] [--batch 64] [--steps N] [--threads N]
-                  bench: the FP32 FMA peak of all threads, then C = A B at each square size, as GFLOP/s and
+                  bench: the FP32 FMA peak of all threads, then C = A B at each size (S or MxKxN), as GFLOP/s and
                   fraction of peak. bench ar: stage-2 training tokens/s at the batch size (vocabulary 1024,
                   64 tokens, 10 classes), and sampling tokens/s with and without the KV cache at batch 1 and
                   the batch size. (JMH kernel benchmarks: tools/bench.)""";
@@ -41,12 +41,20 @@ final class BenchCommand implements Command {
         System.out.printf(Locale.ROOT, "threads %d  fma peak %.1f GFLOP/s  (%d float lanes)%n", threads, peak,
                 FloatVector.SPECIES_PREFERRED.length());
         Backend be = Backends.cpu();
-        for (String s : a.string("sizes", "256,512,1024").split(",")) {
-            int n = Integer.parseInt(s.trim());
-            Tensor x = be.persistent(DType.F32, 1, n, n), y = be.persistent(DType.F32, 1, n, n), c = be.persistent(DType.F32, 1, n, n);
+        for (String s : a.string("sizes", "512,1024,2048,4096x256x768,4096x768x256,4096x256x1024").split(",")) {
+            String[] p = s.trim().split("x");
+            int m, k, n;
+            try {
+                m = Integer.parseInt(p[0]);
+                k = p.length == 3 ? Integer.parseInt(p[1]) : m;
+                n = p.length == 3 ? Integer.parseInt(p[2]) : m;
+            } catch (NumberFormatException e) {
+                throw new UsageException("--sizes wants S or MxKxN entries, got '" + s + "'");
+            }
+            Tensor x = be.persistent(DType.F32, 1, m, k), y = be.persistent(DType.F32, 1, k, n), c = be.persistent(DType.F32, 1, m, n);
             be.randomUniform(x, 1, 0);
             be.randomUniform(y, 2, 0);
-            long flopsPer = 2L * n * n * n;
+            long flopsPer = 2L * m * n * k;
             int reps = 0;
             long t0 = System.nanoTime(), warm = t0 + (long) (seconds * 0.3e9);
             while (System.nanoTime() < warm) be.matmul(x, false, y, false, c, 1f, 0f);
@@ -57,7 +65,7 @@ final class BenchCommand implements Command {
                 reps++;
             } while (System.nanoTime() < end);
             double gflops = flopsPer * reps / ((System.nanoTime() - t0) / 1e9) / 1e9;
-            System.out.printf(Locale.ROOT, "gemm %5d^3  %8.1f GFLOP/s  %5.1f%% of peak%n", n, gflops, 100 * gflops / peak);
+            System.out.printf(Locale.ROOT, "gemm %14s  %8.1f GFLOP/s  %5.1f%% of peak%n", s.trim(), gflops, 100 * gflops / peak);
         }
         return 0;
     }
@@ -77,22 +85,32 @@ final class BenchCommand implements Command {
         return total / secs / 1e9;
     }
 
+    /** Runs register-only FMA blocks until the deadline; returns the FLOPs done. */
     private static long fmaLoop(VectorSpecies<Float> sp, long deadline) {
-        FloatVector a0 = FloatVector.broadcast(sp, 1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        FloatVector a8 = a0, a9 = a0, a10 = a0, a11 = a0;
-        FloatVector m = FloatVector.broadcast(sp, 0.999999f), b = FloatVector.broadcast(sp, 1e-7f);
-        long iters = 0;
-        final int inner = 1 << 14;
+        final int block = 1 << 16;
+        for (int i = 0; i < 20; i++) fmaBlock(block); // let C2 compile the block before timing
+        long blocks = 0;
+        float sink = 0;
         while (System.nanoTime() < deadline) {
-            for (int i = 0; i < inner; i++) {
-                a0 = a0.fma(m, b); a1 = a1.fma(m, b); a2 = a2.fma(m, b); a3 = a3.fma(m, b);
-                a4 = a4.fma(m, b); a5 = a5.fma(m, b); a6 = a6.fma(m, b); a7 = a7.fma(m, b);
-                a8 = a8.fma(m, b); a9 = a9.fma(m, b); a10 = a10.fma(m, b); a11 = a11.fma(m, b);
-            }
-            iters += inner;
+            sink += fmaBlock(block);
+            blocks++;
         }
-        float sink = a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7).add(a8).add(a9).add(a10).add(a11).reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
         if (sink == 42f) System.out.print("");
-        return iters * 12L * 2L * sp.length();
+        return blocks * block * 8L * 2L * sp.length();
+    }
+
+    /**
+     * {@code iterations} rounds of 8 independent vector FMAs (enough to cover the FMA latency on two pipes). No
+     * vector crosses a method boundary, so C2 keeps all accumulators in registers.
+     */
+    private static float fmaBlock(int iterations) {
+        VectorSpecies<Float> sp = FloatVector.SPECIES_PREFERRED;
+        FloatVector a0 = FloatVector.broadcast(sp, 1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        FloatVector m = FloatVector.broadcast(sp, 0.999999f), b = FloatVector.broadcast(sp, 1e-7f);
+        for (int i = 0; i < iterations; i++) {
+            a0 = a0.fma(m, b); a1 = a1.fma(m, b); a2 = a2.fma(m, b); a3 = a3.fma(m, b);
+            a4 = a4.fma(m, b); a5 = a5.fma(m, b); a6 = a6.fma(m, b); a7 = a7.fma(m, b);
+        }
+        return a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7).reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
     }
 }
