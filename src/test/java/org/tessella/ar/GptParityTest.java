@@ -5,6 +5,7 @@ import org.tessella.autograd.Functional;
 import org.tessella.autograd.Tape;
 import org.tessella.io.Safetensors;
 import org.tessella.nn.Parameter;
+import org.tessella.parity.Parity;
 import org.tessella.tensor.Tensor;
 
 import java.nio.file.Path;
@@ -26,16 +27,6 @@ class GptParityTest {
 
     static final GptConfig CONFIG = new GptConfig("parity", 37, 9, 3, 3, 4, 32, 2, 4, 64, false, 10000f, 1e-5f, 0.1f);
 
-    static double relError(Tensor actual, Tensor expected) {
-        float[] a = actual.toFloatArray(), e = expected.toFloatArray();
-        assertEquals(e.length, a.length, "sizes differ");
-        double maxDiff = 0, scale = 0;
-        for (int i = 0; i < a.length; i++) {
-            maxDiff = Math.max(maxDiff, Math.abs((double) a[i] - e[i]));
-            scale = Math.max(scale, Math.abs(e[i]));
-        }
-        return maxDiff / Math.max(scale, 1e-30);
-    }
 
     @Test
     void oneTrainingStepMatchesPyTorch() {
@@ -49,8 +40,8 @@ class GptParityTest {
 
         Tensor logits = model.forward(labels, tokens);
         Tensor loss = Functional.crossEntropy(logits, tokens);
-        double logitErr = relError(logits, f.get("logits"));
-        double lossErr = relError(loss.reshape(1), f.get("loss"));
+        double logitErr = Parity.relError(logits, f.get("logits"));
+        double lossErr = Parity.relError(loss.reshape(1), f.get("loss"));
         Tape.backward(loss);
 
         StringBuilder report = new StringBuilder();
@@ -60,7 +51,7 @@ class GptParityTest {
         for (Parameter p : model.parameters()) {
             Tensor g = p.tensor().grad();
             assertNotNull(g, "no gradient reached " + p.name());
-            double err = relError(g, f.get("grad." + p.name()));
+            double err = Parity.relError(g, f.get("grad." + p.name()));
             assertTrue(err < 1e-3, "grad." + p.name() + ": relative error " + err + " >= 1e-3");
             if (err > worstGrad) { worstGrad = err; worstName = p.name(); }
         }

@@ -26,21 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class PyTorchParityTest {
     private static final Path DIR = Path.of("src/test/resources/parity");
 
-    static double relError(Tensor actual, Tensor expected) {
-        float[] a = actual.toFloatArray(), e = expected.toFloatArray();
-        if (a.length != e.length) throw new AssertionError("sizes differ: " + a.length + " vs " + e.length);
-        double maxDiff = 0, scale = 0;
-        for (int i = 0; i < a.length; i++) {
-            maxDiff = Math.max(maxDiff, Math.abs((double) a[i] - e[i]));
-            scale = Math.max(scale, Math.abs(e[i]));
-        }
-        return maxDiff / Math.max(scale, 1e-30);
-    }
 
-    static void assertClose(String what, Tensor actual, Tensor expected, double tol) {
-        double err = relError(actual, expected);
-        assertTrue(err < tol, what + ": relative error " + err + " >= " + tol);
-    }
 
     static Map<String, Tensor> params(Map<String, Tensor> file) {
         Map<String, Tensor> p = new LinkedHashMap<>();
@@ -49,9 +35,9 @@ class PyTorchParityTest {
     }
 
     static void checkGrads(Module m, Map<String, Tensor> file, Tensor input) {
-        assertClose("grad.input", input.grad(), file.get("grad.input"), 1e-3);
+        Parity.assertClose("grad.input", input.grad(), file.get("grad.input"), 1e-3);
         for (Parameter p : m.parameters())
-            assertClose("grad." + p.name(), p.tensor().grad(), file.get("grad." + p.name()), 1e-3);
+            Parity.assertClose("grad." + p.name(), p.tensor().grad(), file.get("grad." + p.name()), 1e-3);
     }
 
     @Test
@@ -63,9 +49,9 @@ class PyTorchParityTest {
         Tensor features = m.features(x);
         Tensor logits = m.fc2.forward(features);
         Tensor loss = Functional.crossEntropy(logits, f.get("target"));
-        assertClose("features", features, f.get("features"), 1e-4);
-        assertClose("logits", logits, f.get("logits"), 1e-4);
-        assertClose("loss", loss.reshape(1), f.get("loss"), 1e-4);
+        Parity.assertClose("features", features, f.get("features"), 1e-4);
+        Parity.assertClose("logits", logits, f.get("logits"), 1e-4);
+        Parity.assertClose("loss", loss.reshape(1), f.get("loss"), 1e-4);
         Tape.backward(loss);
         checkGrads(m, f, x);
     }
@@ -78,9 +64,9 @@ class PyTorchParityTest {
         Tensor x = Tensor.copyOf(f.get("input")).requiresGrad(true);
         Tensor[] rope = Functional.ropeTables(12, 16, 10000f);
         Tensor out = block.forward(x, rope[0], rope[1]);
-        assertClose("output", out, f.get("output"), 1e-4);
+        Parity.assertClose("output", out, f.get("output"), 1e-4);
         Tensor loss = Ops.sum(Ops.mul(out, f.get("probe")));
-        assertClose("loss", loss.reshape(1), f.get("loss"), 1e-4);
+        Parity.assertClose("loss", loss.reshape(1), f.get("loss"), 1e-4);
         Tape.backward(loss);
         checkGrads(block, f, x);
     }

@@ -12,7 +12,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-import static org.tessella.tokenizer.QuantizerParityTest.assertClose;
+import static org.tessella.parity.Parity.assertClose;
 
 /**
  * Parity of {@link CrtRegularizer} with the same regularizer in PyTorch (tools/tokenizer_parity_reference.py, float64

@@ -6,6 +6,7 @@ import org.tessella.autograd.Tape;
 import org.tessella.io.Safetensors;
 import org.tessella.nn.Init;
 import org.tessella.nn.Parameter;
+import org.tessella.parity.Parity;
 import org.tessella.tensor.Tensor;
 
 import java.nio.file.Path;
@@ -23,22 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ResBlockParityTest {
     private static final Path FILE = Path.of("src/test/resources/parity/resblock.safetensors");
 
-    static double relError(Tensor actual, Tensor expected) {
-        float[] a = actual.toFloatArray(), e = expected.toFloatArray();
-        if (a.length != e.length) throw new AssertionError("sizes differ: " + a.length + " vs " + e.length);
-        double maxDiff = 0, scale = 0;
-        for (int i = 0; i < a.length; i++) {
-            maxDiff = Math.max(maxDiff, Math.abs((double) a[i] - e[i]));
-            scale = Math.max(scale, Math.abs(e[i]));
-        }
-        return maxDiff / Math.max(scale, 1e-30);
-    }
 
-    static double assertClose(String what, Tensor actual, Tensor expected, double tol) {
-        double err = relError(actual, expected);
-        assertTrue(err < tol, what + ": relative error " + err + " >= " + tol);
-        return err;
-    }
 
     @Test
     void resBlockMatchesPyTorch() {
@@ -51,13 +37,13 @@ class ResBlockParityTest {
 
         Tensor x = Tensor.copyOf(f.get("input")).requiresGrad(true);
         Tensor out = block.forward(x);
-        double worstForward = assertClose("output", out, f.get("output"), 1e-4);
+        double worstForward = Parity.assertClose("output", out, f.get("output"), 1e-4);
         Tensor loss = Ops.sum(Ops.mul(out, f.get("probe")));
-        worstForward = Math.max(worstForward, assertClose("loss", loss.reshape(1), f.get("loss"), 1e-4));
+        worstForward = Math.max(worstForward, Parity.assertClose("loss", loss.reshape(1), f.get("loss"), 1e-4));
         Tape.backward(loss);
-        double worstGrad = assertClose("grad.input", x.grad(), f.get("grad.input"), 1e-3);
+        double worstGrad = Parity.assertClose("grad.input", x.grad(), f.get("grad.input"), 1e-3);
         for (Parameter p : block.parameters())
-            worstGrad = Math.max(worstGrad, assertClose("grad." + p.name(), p.tensor().grad(), f.get("grad." + p.name()), 1e-3));
+            worstGrad = Math.max(worstGrad, Parity.assertClose("grad." + p.name(), p.tensor().grad(), f.get("grad." + p.name()), 1e-3));
         System.out.printf("ResBlock parity: forward %.2e, gradients %.2e (relative to max magnitude)%n", worstForward, worstGrad);
     }
 }
