@@ -3,12 +3,20 @@ package org.tessella.tokenizer;
 import org.tessella.autograd.Functional;
 import org.tessella.autograd.Ops;
 import org.tessella.autograd.Tape;
+import org.tessella.io.Checkpoint;
+import org.tessella.io.Json;
+import org.tessella.io.TessellaIOException;
 import org.tessella.nn.Init;
 import org.tessella.nn.Module;
 import org.tessella.tensor.DType;
 import org.tessella.tensor.Shape;
 import org.tessella.tensor.ShapeException;
 import org.tessella.tensor.Tensor;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * The stage-1 VQ tokenizer (DESIGN.md §3): {@link Encoder} (child {@code encoder}), {@link VectorQuantizer} (child
@@ -103,5 +111,52 @@ public final class VqTokenizer extends Module {
             throw new ShapeException("toGrid: wants [B, " + h * w + ", D], got " + Shape.str(seq.shape()));
         int b = seq.shape(0), d = seq.shape(2);
         return Ops.reshape(Ops.permute(seq, 0, 2, 1), b, d, h, w);
+    }
+
+    /** File name of a trained tokenizer's weights in its run directory. */
+    public static final String WEIGHTS = "tokenizer.safetensors";
+
+    /**
+     * Writes the weights and config (no optimizer or regularizer state) to {@code dir/tokenizer.safetensors},
+     * atomically, as a checkpoint whose config is {@code {"tokenizer": ...}}.
+     */
+    public void save(Path dir, long step) {
+        Map<String, Object> meta = new LinkedHashMap<>();
+        meta.put("tokenizer", config.toJson());
+        Checkpoint.save(dir.resolve(WEIGHTS), stateDict(), Checkpoint.meta(meta, step, null));
+    }
+
+    /**
+     * Loads a trained tokenizer (in eval mode) from a run directory: {@code dir/tokenizer.safetensors}, or, for a run
+     * that has not finished, the tokenizer weights in {@code dir/checkpoint.safetensors} (optimizer, regularizer and
+     * usage entries are ignored). {@code dir} may also name one of those files. Errors name the file and what does not
+     * match.
+     */
+    public static VqTokenizer load(Path dir) {
+        Path file;
+        if (Files.isRegularFile(dir)) file = dir;
+        else if (Files.exists(dir.resolve(WEIGHTS))) file = dir.resolve(WEIGHTS);
+        else if (Files.exists(dir.resolve(TokenizerTraining.CHECKPOINT))) file = dir.resolve(TokenizerTraining.CHECKPOINT);
+        else throw new IllegalArgumentException("no tokenizer at " + dir.resolve(WEIGHTS) + " (nor a checkpoint "
+                    + TokenizerTraining.CHECKPOINT + "): train one with tessella train-tokenizer --out " + dir);
+        Checkpoint c = Checkpoint.load(file);
+        Json.Obj cfg = c.config();
+        if (!cfg.has("tokenizer"))
+            throw new TessellaIOException(file, "not a tokenizer checkpoint: its config has no 'tokenizer' entry (keys " + cfg.keys()
+                    + "; a stage-2 or classifier checkpoint?)");
+        VqConfig vc;
+        try {
+            vc = VqConfig.fromJson(cfg.object("tokenizer"));
+        } catch (RuntimeException e) {
+            throw new TessellaIOException(file, "bad tokenizer config: " + e.getMessage());
+        }
+        VqTokenizer m = new VqTokenizer(vc, new Init(0));
+        try {
+            m.loadStateDict(c.without(TokenizerTraining.OPTIM_PREFIX, TokenizerTraining.CRT_PREFIX, TokenizerTraining.USAGE_PREFIX));
+        } catch (RuntimeException e) {
+            throw new TessellaIOException(file, "weights do not match its tokenizer config " + vc.name() + ": " + e.getMessage());
+        }
+        m.eval();
+        return m;
     }
 }

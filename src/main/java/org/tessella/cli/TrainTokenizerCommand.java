@@ -1,0 +1,138 @@
+package org.tessella.cli;
+
+import org.tessella.cpu.WorkerPool;
+import org.tessella.data.Dataset;
+import org.tessella.data.FashionMnist;
+import org.tessella.io.Json;
+import org.tessella.io.TrainingLog;
+import org.tessella.nn.Init;
+import org.tessella.tokenizer.TokenizerTraining;
+import org.tessella.tokenizer.VqConfig;
+import org.tessella.tokenizer.VqTokenizer;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/** {@code tessella train-tokenizer}: stage 1, the VQ tokenizer, with or without the CRT regularizer. */
+final class TrainTokenizerCommand implements Command {
+    @Override public String name() { return "train-tokenizer"; }
+
+    @Override public String summary() { return "train the stage-1 VQ tokenizer (optionally with the CRT regularizer)"; }
+
+    @Override public String help() {
+        return """
+                usage: tessella train-tokenizer --out DIR [options]
+                       tessella train-tokenizer --resume DIR [--stop-after N]
+                  Trains a VQ tokenizer on Fashion-MNIST: reconstruction MSE + codebook + commitment losses, plus
+                  lambda x the CRT causal regularizer's loss when --crt-weight > 0 (lambda ramps up over 1000 steps).
+                  Writes DIR/checkpoint.safetensors (atomically, every epoch), DIR/tokenizer.safetensors (weights and
+                  config, read by tessella encode), DIR/loss.csv, DIR/train.log, DIR/metrics.json (test PSNR/MSE,
+                  codebook usage, code entropy, CRT loss, seconds, images/s, FLOPs) and DIR/reconstructions.png
+                  (test images, each row followed by their reconstructions).
+                options:
+                  --out DIR            output directory (required unless --resume)
+                  --model NAME         vq-s (64 tokens, default) or vq-s16 (16 tokens)
+                  --codebook K         codebook size (default 1024)
+                  --crt-weight L       CRT regularizer weight lambda (default 0: baseline, regularizer not run)
+                  --crt-detach         detach the regularizer's target latents
+                  --epochs N           epochs (default 5)
+                  --batch N            images per step (default 64)
+                  --lr X               peak learning rate (default 1e-3), warmup 100 steps then cosine to lr/10
+                  --seed S             seed for initialisation, data order and code restarts (default 1)
+                  --limit N            train on the first N training images only
+                  --data DIR           directory with the Fashion-MNIST IDX files
+                                       (default /usr/share/datasets/fashion-mnist, Debian package dataset-fashion-mnist)
+                  --resume DIR         continue the run in DIR from its checkpoint, to the same bits
+                  --stop-after N       stop (with a checkpoint) after step N, as an interrupted run would
+                  --threads N          worker threads""";
+    }
+
+    @Override public int run(String[] argv) throws Exception {
+        Args a = Args.parse(name(), argv, Set.of("out", "model", "codebook", "crt-weight", "epochs", "batch", "lr", "seed", "limit",
+                "data", "resume", "stop-after", "threads"), Set.of("crt-detach"));
+        Main.configureThreads(a);
+        boolean resume = a.has("resume");
+        Path out = resume ? a.requiredPath(name(), "resume") : a.requiredPath(name(), "out");
+        VqConfig vc;
+        TokenizerTraining.Config cfg;
+        int limit;
+        if (resume) {
+            if (!Files.exists(out.resolve(TokenizerTraining.CHECKPOINT)))
+                throw new UsageException("no run to resume: " + out.resolve(TokenizerTraining.CHECKPOINT) + " does not exist");
+            Json.Obj stored = TokenizerTraining.storedConfig(out);
+            vc = VqConfig.fromJson(stored.object("tokenizer"));
+            cfg = TokenizerTraining.Config.fromJson(stored.object("train"), a.longValue("stop-after", 0));
+            limit = stored.integer("train_images", FashionMnist.Split.TRAIN.count());
+        } else {
+            try {
+                vc = VqConfig.preset(a.string("model", "vq-s"));
+                if (a.has("codebook")) vc = vc.withCodebookSize(a.integer("codebook", 1024));
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage());
+            }
+            TokenizerTraining.Config d = TokenizerTraining.Config.defaults();
+            float lr = a.number("lr", d.lr());
+            float crtWeight = a.number("crt-weight", 0f);
+            if (!(crtWeight >= 0) || Float.isInfinite(crtWeight)) throw new UsageException("--crt-weight must be finite and >= 0");
+            cfg = new TokenizerTraining.Config(a.integer("epochs", d.epochs()), a.integer("batch", d.batch()), lr, lr * 0.1f,
+                    d.weightDecay(), d.clip(), d.warmupSteps(), a.longValue("seed", d.seed()), crtWeight, d.crtRampSteps(),
+                    a.flag("crt-detach"), d.crtLr(), d.restartEvery(), d.deadAfter(), a.longValue("stop-after", 0));
+            if (cfg.epochs() < 1 || cfg.batch() < 1) throw new UsageException("--epochs and --batch must be at least 1");
+            limit = a.integer("limit", FashionMnist.Split.TRAIN.count());
+            if (limit < 1) throw new UsageException("--limit must be at least 1");
+            if (Files.exists(out.resolve(TokenizerTraining.CHECKPOINT)))
+                throw new UsageException(out + " already holds a run; continue it with --resume " + out + " or choose another --out");
+        }
+        Dataset train = FashionMnist.load(a.path("data"), FashionMnist.Split.TRAIN, limit);
+        Dataset test = FashionMnist.load(a.path("data"), FashionMnist.Split.TEST);
+        Files.createDirectories(out);
+        VqTokenizer model = new VqTokenizer(vc, new Init(cfg.seed()));
+        long steps = (long) (train.size() / cfg.batch()) * cfg.epochs();
+        System.out.printf("train-tokenizer: %s (%d tokens, codebook %d), %,d parameters, crt weight %s, %d train / %d test images, %d steps, %d threads%n",
+                vc.name(), vc.tokensPerImage(), vc.codebookSize(), model.parameterCount(), cfg.crtWeight(), train.size(), test.size(), steps,
+                WorkerPool.global().threads());
+        TokenizerTraining.Result r;
+        try (TrainingLog log = new TrainingLog("tokenizer", "img", steps, out.resolve("train.log"))) {
+            r = TokenizerTraining.train(model, train, test, cfg, out, resume, log);
+        }
+        if (!r.finished()) return 0;
+        model.save(out, r.steps());
+        TokenizerTraining.writeReconstructions(out.resolve("reconstructions.png"), model, test, 16);
+        Map<String, Object> m = metrics(model, cfg, r, train.size());
+        TrainClassifierCommand.writeJson(out.resolve("metrics.json"), m);
+        System.out.printf(Locale.ROOT, "test psnr %.2f dB (mse %.5f), codebook usage %.3f, entropy %.2f bits, %.0f images/s, %.1f s; wrote %s%n",
+                r.test().psnrDb(), r.test().mse(), r.test().codebookUsage(), r.test().entropyBits(), r.imagesPerSecond(), r.trainSeconds(),
+                out.resolve("metrics.json"));
+        return 0;
+    }
+
+    /** metrics.json; {@code crt_loss} is present only when the regularizer ran (crt_weight > 0). */
+    static Map<String, Object> metrics(VqTokenizer model, TokenizerTraining.Config cfg, TokenizerTraining.Result r, int trainImages) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("test_psnr_db", r.test().psnrDb());
+        m.put("test_mse", r.test().mse());
+        m.put("codebook_usage", r.test().codebookUsage());
+        m.put("code_entropy_bits", r.test().entropyBits());
+        m.put("tokens_per_image", model.config.tokensPerImage());
+        m.put("codebook_size", model.config.codebookSize());
+        m.put("crt_weight", cfg.crtWeight());
+        if (Double.isFinite(r.test().crtLoss())) m.put("crt_loss", r.test().crtLoss());
+        m.put("crt_detach", cfg.crtDetach());
+        m.put("codes_restarted", r.codesRestarted());
+        m.put("final_train_loss", r.finalTrainLoss());
+        m.put("train_seconds", r.trainSeconds());
+        m.put("images_per_second", r.imagesPerSecond());
+        m.put("train_flops", r.trainFlops());
+        m.put("steps", r.steps());
+        m.put("train_images", trainImages);
+        m.put("parameters", model.parameterCount());
+        m.put("threads", WorkerPool.global().threads());
+        m.put("tokenizer", model.config.toJson());
+        m.put("train", cfg.toJson());
+        return m;
+    }
+}

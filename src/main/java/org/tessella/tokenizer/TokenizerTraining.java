@@ -1,0 +1,411 @@
+package org.tessella.tokenizer;
+
+import org.tessella.ar.TokenFile;
+import org.tessella.autograd.Ops;
+import org.tessella.autograd.Tape;
+import org.tessella.backend.Backends;
+import org.tessella.backend.FlopCounter;
+import org.tessella.data.Batcher;
+import org.tessella.data.Dataset;
+import org.tessella.io.Checkpoint;
+import org.tessella.io.Csv;
+import org.tessella.io.Json;
+import org.tessella.io.Png;
+import org.tessella.io.TrainingLog;
+import org.tessella.nn.Init;
+import org.tessella.nn.Parameter;
+import org.tessella.optim.AdamW;
+import org.tessella.optim.GradClip;
+import org.tessella.optim.LrSchedule;
+import org.tessella.tensor.DType;
+import org.tessella.tensor.Tensor;
+import org.tessella.tensor.Workspace;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Stage-1 training of a {@link VqTokenizer} on 1x32x32 images in [-1, 1] (papers/crt.md).
+ *
+ * <p>Loss per step: {@code mse(reconstruction, images) + codebookLoss + commitment * commitLoss + lambda_t * crt},
+ * where {@code crt} is the {@link CrtRegularizer}'s next-latent regression on the quantizer's normalised
+ * pre-quantization latents ({@link VectorQuantizer.Output#latents()}; its gradient reaches the encoder directly, not
+ * through the quantizer) and {@code lambda_t = CrtRegularizer.lambdaAt(crtWeight, step, crtRampSteps)} with the 1-based
+ * number of the step being taken (so lambda is already positive at the first step). With {@code crtWeight = 0} the
+ * regularizer is not built or run at all (the baseline).
+ *
+ * <p>The regularizer has its own AdamW (betas 0.9/0.95, weight decay 0.05 on matrices) with its own learning rate
+ * {@code crtLr}, warmup and cosine decay over the same steps. It learns its own loss at full strength: after the joint
+ * backward pass its gradients (which carry the factor lambda_t) are divided by lambda_t, then clipped separately. The
+ * tokenizer's AdamW uses betas 0.9/0.95, global-norm clipping and warmup then cosine decay from {@code lr} to
+ * {@code minLr}.
+ *
+ * <p>Codebook upkeep: every step's codes go to {@link VectorQuantizer#recordUsage} (with the 1-based step); every
+ * {@code restartEvery} steps, codes unused for {@code deadAfter} steps are re-seeded from that step's normalised latents
+ * by {@link VectorQuantizer#restartDeadCodes} keyed by (seed, step), so restarts are deterministic.
+ *
+ * <p>Checkpoint ({@link #CHECKPOINT}, written atomically at every epoch end and at {@code stopAfter}): tokenizer weights
+ * under their module names, tokenizer optimizer moments under {@code optim.}, regularizer weights and moments under
+ * {@code crt.} (e.g. {@code crt.in_proj.weight}, {@code crt.optim.exp_avg.in_proj.weight}), the quantizer's per-code
+ * last-used steps as {@code usage.last_used} (I32 [K]; they decide which codes are dead, so they must survive a
+ * resume), and metadata: configs, step, batcher epoch/position, seconds and FLOPs so far. A resumed run therefore
+ * takes the same batches, the same lambda, learning rates and restarts, and ends with the same bits as an uninterrupted
+ * one. The usage window's counts are not saved: training never reads them (test-set usage is counted separately).
+ * {@link VqTokenizer#load} reads only the tokenizer's weights and ignores the other prefixes.
+ *
+ * <p>{@code trainSeconds}, {@code imagesPerSecond} and {@code trainFlops} count training steps only: the test-set
+ * evaluations at epoch ends are timed and counted apart and left out.
+ *
+ * <p>Metrics of this class: test MSE and PSNR, codebook usage and code entropy on the test set, the regularizer's
+ * held-out loss. The stage-2 probe (bits per token of a small transformer trained on the tokens) is not computed here;
+ * it belongs to a later stage of the pipeline that trains on the encoded token file.
+ */
+public final class TokenizerTraining {
+    private TokenizerTraining() {}
+
+    public static final String CHECKPOINT = "checkpoint.safetensors";
+    public static final String OPTIM_PREFIX = "optim.", CRT_PREFIX = "crt.", USAGE_PREFIX = "usage.";
+    public static final String LAST_USED = "usage.last_used";
+    private static final long RESTART_SEED_SALT = 0x7E57A7C0DE5L;
+    private static final int EVAL_BATCH = 200;
+
+    public record Config(int epochs, int batch, float lr, float minLr, float weightDecay, double clip, int warmupSteps,
+                         long seed, float crtWeight, long crtRampSteps, boolean crtDetach, float crtLr,
+                         int restartEvery, int deadAfter, long stopAfter) {
+        /** CPU defaults: 5 epochs of 64 images, lr 1e-3 to 1e-4, no weight decay, clip 1, warmup 100, no CRT. */
+        public static Config defaults() {
+            return new Config(5, 64, 1e-3f, 1e-4f, 0f, 1.0, 100, 1, 0f, 1000, false, 1e-3f, 100, 200, 0);
+        }
+
+        public Config withCrt(float weight, boolean detach) {
+            return new Config(epochs, batch, lr, minLr, weightDecay, clip, warmupSteps, seed, weight, crtRampSteps, detach, crtLr,
+                    restartEvery, deadAfter, stopAfter);
+        }
+
+        public Config withStopAfter(long step) {
+            return new Config(epochs, batch, lr, minLr, weightDecay, clip, warmupSteps, seed, crtWeight, crtRampSteps, crtDetach, crtLr,
+                    restartEvery, deadAfter, step);
+        }
+
+        public Map<String, Object> toJson() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("epochs", epochs);
+            m.put("batch", batch);
+            m.put("lr", lr);
+            m.put("min_lr", minLr);
+            m.put("weight_decay", weightDecay);
+            m.put("clip", clip);
+            m.put("warmup_steps", warmupSteps);
+            m.put("seed", seed);
+            m.put("crt_weight", crtWeight);
+            m.put("crt_ramp_steps", crtRampSteps);
+            m.put("crt_detach", crtDetach);
+            m.put("crt_lr", crtLr);
+            m.put("restart_every", restartEvery);
+            m.put("dead_after", deadAfter);
+            return m;
+        }
+
+        public static Config fromJson(Json.Obj o, long stopAfter) {
+            return new Config(o.integer("epochs"), o.integer("batch"), (float) o.number("lr"), (float) o.number("min_lr"),
+                    (float) o.number("weight_decay"), o.number("clip"), o.integer("warmup_steps"), o.longValue("seed"),
+                    (float) o.number("crt_weight"), o.longValue("crt_ramp_steps"), o.bool("crt_detach", false),
+                    (float) o.number("crt_lr"), o.integer("restart_every"), o.integer("dead_after"), stopAfter);
+        }
+    }
+
+    /**
+     * Test-set evaluation. PSNR is {@code 10 log10(2^2 / mse)} (peak-to-peak 2 on [-1, 1] images) of the mean squared
+     * error over all test pixels; usage is the fraction of codes picked at least once on the test set; entropy is that
+     * of the test set's code histogram in bits; crtLoss the regularizer's mean loss on the test latents (NaN without a
+     * regularizer).
+     */
+    public record Eval(double mse, double psnrDb, double codebookUsage, double entropyBits, double crtLoss, long[] counts) {}
+
+    public record Result(long steps, double trainSeconds, double imagesPerSecond, long trainFlops, Eval test,
+                         double finalTrainLoss, int codesRestarted, boolean finished) {}
+
+    /** 10 log10(4 / mse): PSNR of images in [-1, 1]. */
+    public static double psnr(double mse) { return 10 * Math.log10(4.0 / mse); }
+
+    /** The regularizer built for a run of this config (null for the baseline), seeded apart from the tokenizer. */
+    public static CrtRegularizer regularizer(VqConfig vc, Config cfg) {
+        return cfg.crtWeight() > 0 ? new CrtRegularizer(vc.codeDim(), new Init(cfg.seed() ^ 0xC47C47L)) : null;
+    }
+
+    static void checkImages(Dataset d, String what) {
+        if (d.channels() != 1 || d.height() != VqConfig.IMAGE_SIZE || d.width() != VqConfig.IMAGE_SIZE)
+            throw new IllegalArgumentException("the tokenizer wants 1x32x32 " + what + " images, got " + d.channels() + "x"
+                    + d.height() + "x" + d.width());
+        if (d.size() == 0) throw new IllegalArgumentException("no " + what + " images");
+    }
+
+    /**
+     * Trains {@code model} (freshly initialised, or to be overwritten from the checkpoint when {@code resume}) and writes
+     * the checkpoint and loss.csv into {@code out} (which must exist). Returns at {@code cfg.stopAfter()} when that comes
+     * before the end, with {@code finished} false.
+     */
+    public static Result train(VqTokenizer model, Dataset train, Dataset test, Config cfg, Path out, boolean resume,
+                               TrainingLog log) {
+        checkImages(train, "training");
+        checkImages(test, "test");
+        int b = cfg.batch();
+        int stepsPerEpoch = train.size() / b;
+        if (stepsPerEpoch == 0)
+            throw new IllegalArgumentException("batch " + b + " is larger than the " + train.size() + " training images");
+        long total = (long) stepsPerEpoch * cfg.epochs();
+        CrtRegularizer crt = regularizer(model.config, cfg);
+        List<Parameter> params = model.parameters();
+        AdamW opt = new AdamW(params, cfg.lr(), 0.9f, 0.95f, 1e-8f, cfg.weightDecay());
+        LrSchedule schedule = new LrSchedule(cfg.lr(), cfg.minLr(), cfg.warmupSteps(), total);
+        List<Parameter> crtParams = crt == null ? List.of() : crt.parameters();
+        AdamW crtOpt = crt == null ? null : new AdamW(crtParams, cfg.crtLr(), 0.9f, 0.95f, 1e-8f, 0.05f);
+        LrSchedule crtSchedule = new LrSchedule(cfg.crtLr(), cfg.crtLr() * 0.1f, cfg.warmupSteps(), total);
+        model.quantizer.setDeadAfterSteps(cfg.deadAfter());
+        Batcher batcher = new Batcher(train.size(), b, cfg.seed(), true);
+        List<List<Object>> curve = new ArrayList<>();
+        long step = 0;
+        double priorSeconds = 0;
+        long priorFlops = 0;
+        int restarted = 0;
+        Path ckpt = out.resolve(CHECKPOINT);
+        if (resume) {
+            Checkpoint c = Checkpoint.load(ckpt);
+            try {
+                model.loadStateDict(c.without(OPTIM_PREFIX, CRT_PREFIX, USAGE_PREFIX));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(ckpt + ": " + e.getMessage(), e);
+            }
+            step = c.step();
+            opt.loadStateDict(c.tensors(), step);
+            if (crt != null) {
+                Map<String, Tensor> cs = c.withPrefix(CRT_PREFIX);
+                crt.loadStateDict(cs, OPTIM_PREFIX);
+                crtOpt.loadStateDict(cs, step);
+            }
+            restoreLastUsed(model.quantizer, c.tensor(LAST_USED));
+            Json.Obj rng = c.rng();
+            batcher.seek(rng.longValue("epoch"), rng.integer("position"));
+            priorSeconds = rng.number("train_seconds", 0);
+            priorFlops = rng.longValue("train_flops", 0);
+            restarted = rng.integer("codes_restarted", 0);
+            for (List<String> row : readCurve(out.resolve("loss.csv")))
+                if (Long.parseLong(row.get(0)) <= step) curve.add(new ArrayList<>(row));
+            if (log != null) log.message("resumed from " + ckpt + " at step " + step + "/" + total);
+        }
+        Tensor x = Tensor.persistent(DType.F32, b, 1, VqConfig.IMAGE_SIZE, VqConfig.IMAGE_SIZE);
+        Tensor y = Tensor.persistent(DType.I32, b);
+        Workspace ws = new Workspace();
+        long flops0 = FlopCounter.total(), t0 = System.nanoTime(), startStep = step;
+        Eval eval = null;
+        double lastLoss = Double.NaN;
+        long evalNanos = 0, evalFlops = 0;
+        model.train(true);
+        if (crt != null) crt.train(true);
+        while (step < total) {
+            batcher.next(train, x, y);
+            long now = step + 1;
+            float lr = schedule.at(step);
+            opt.setLearningRate(lr);
+            if (crtOpt != null) crtOpt.setLearningRate(crtSchedule.at(step));
+            float lambda = crt == null ? 0f : CrtRegularizer.lambdaAt(cfg.crtWeight(), now, cfg.crtRampSteps());
+            long f0 = FlopCounter.total();
+            double loss, rec, crtValue = Double.NaN, gnorm;
+            try (Workspace w = ws.open()) {
+                VqTokenizer.Output o = model.forward(x);
+                Tensor total0 = o.loss();
+                if (crt != null) {
+                    Tensor cl = crt.loss(o.quant().latents(), cfg.crtDetach());
+                    crtValue = cl.item();
+                    total0 = Ops.add(total0, Ops.mulScalar(cl, lambda));
+                }
+                loss = total0.item();
+                rec = o.reconstructionLoss().item();
+                if (!Double.isFinite(loss))
+                    throw new IllegalStateException("loss became " + loss + " at step " + now + "; lower --lr; the last good checkpoint is "
+                            + (Files.exists(ckpt) ? ckpt : "not written yet"));
+                opt.zeroGrad();
+                if (crtOpt != null) crtOpt.zeroGrad();
+                Tape.backward(total0);
+                gnorm = GradClip.clip(params, cfg.clip());
+                if (crt != null) {
+                    if (lambda > 0 && lambda != 1f) {
+                        for (Parameter p : crtParams) {
+                            Tensor g = p.tensor().grad();
+                            if (g != null) Backends.of(g.device()).affine(g, 1f / lambda, 0f, g);
+                        }
+                    }
+                    GradClip.clip(crtParams, cfg.clip());
+                    crtOpt.step();
+                }
+                opt.step();
+                model.quantizer.recordUsage(o.quant().indices(), now);
+                if (cfg.restartEvery() > 0 && now % cfg.restartEvery() == 0)
+                    restarted += model.quantizer.restartDeadCodes(o.quant().latents(), cfg.seed() ^ RESTART_SEED_SALT, now);
+            }
+            step = now;
+            lastLoss = loss;
+            if (log != null) log.step(step, loss, gnorm, lr, b, FlopCounter.total() - f0);
+            boolean epochEnd = step % stepsPerEpoch == 0;
+            List<Object> row = new ArrayList<>(List.of(step, step / (double) stepsPerEpoch, loss, rec,
+                    crt == null ? "" : (Object) crtValue, lambda, lr, gnorm, restarted, "", ""));
+            if (epochEnd || step == total) {
+                long e0 = System.nanoTime(), ef0 = FlopCounter.total();
+                eval = evaluate(model, crt, test, ws);
+                evalNanos += System.nanoTime() - e0;
+                evalFlops += FlopCounter.total() - ef0;
+                row.set(9, eval.mse());
+                row.set(10, eval.psnrDb());
+                if (log != null) log.message(String.format(Locale.ROOT, "epoch %d: test mse %.5f, psnr %.2f dB, usage %.3f, entropy %.2f bits%s",
+                        step / stepsPerEpoch, eval.mse(), eval.psnrDb(), eval.codebookUsage(), eval.entropyBits(),
+                        crt == null ? "" : String.format(Locale.ROOT, ", crt %.5f", eval.crtLoss())));
+            }
+            curve.add(row);
+            boolean stop = cfg.stopAfter() > 0 && step >= cfg.stopAfter();
+            if (epochEnd || step == total || stop) {
+                double secs = priorSeconds + (System.nanoTime() - t0 - evalNanos) / 1e9;
+                long flops = priorFlops + FlopCounter.total() - flops0 - evalFlops;
+                save(ckpt, model, opt, crt, crtOpt, cfg, batcher, step, secs, flops, restarted, train.size());
+                Csv.write(out.resolve("loss.csv"), List.of("step", "epoch", "train_loss", "train_mse", "crt_loss", "crt_lambda", "lr",
+                        "grad_norm", "codes_restarted", "test_mse", "test_psnr_db"), curve);
+            }
+            if (stop && step < total) {
+                if (log != null) log.message("stopped after step " + step + " as asked; continue with --resume " + out);
+                return new Result(step, priorSeconds + (System.nanoTime() - t0 - evalNanos) / 1e9, 0,
+                        priorFlops + FlopCounter.total() - flops0 - evalFlops, eval, lastLoss, restarted, false);
+            }
+        }
+        double secs = priorSeconds + (System.nanoTime() - t0 - evalNanos) / 1e9;
+        long flops = priorFlops + FlopCounter.total() - flops0 - evalFlops;
+        double ips = (step - startStep) * (double) b / Math.max(1e-9, (System.nanoTime() - t0 - evalNanos) / 1e9);
+        if (eval == null) eval = evaluate(model, crt, test, ws);
+        model.eval();
+        return new Result(step, secs, ips, flops, eval, lastLoss, restarted, true);
+    }
+
+    /** Test-set metrics without recording gradients (see {@link Eval}); {@code crt} may be null. */
+    public static Eval evaluate(VqTokenizer model, CrtRegularizer crt, Dataset data, Workspace ws) {
+        boolean wasTraining = model.training();
+        model.eval();
+        if (crt != null) crt.eval();
+        int k = model.config.codebookSize(), img = data.imageSize();
+        long[] counts = new long[k];
+        double sqSum = 0, crtSum = 0;
+        try (var ignored = Tape.noGrad()) {
+            for (int s = 0; s < data.size(); s += EVAL_BATCH) {
+                int bs = Math.min(EVAL_BATCH, data.size() - s);
+                try (Workspace w = ws.open()) {
+                    Tensor images = Tensor.of(Arrays.copyOfRange(data.images(), s * img, (s + bs) * img), bs, 1, VqConfig.IMAGE_SIZE, VqConfig.IMAGE_SIZE);
+                    VqTokenizer.Output o = model.forward(images);
+                    sqSum += o.reconstructionLoss().item() * (double) bs;
+                    for (int c : o.quant().indices().toIntArray()) counts[c]++;
+                    if (crt != null) crtSum += crt.loss(o.quant().latents()).item() * (double) bs;
+                }
+            }
+        }
+        model.train(wasTraining);
+        if (crt != null) crt.train(wasTraining);
+        int used = 0;
+        for (long c : counts) if (c > 0) used++;
+        double mse = sqSum / data.size();
+        return new Eval(mse, psnr(mse), (double) used / k, VectorQuantizer.entropyBits(counts),
+                crt == null ? Double.NaN : crtSum / data.size(), counts);
+    }
+
+    /** Code indices of every image, row-major [n, tokensPerImage], with the dataset's labels. */
+    public static TokenFile.Split encode(VqTokenizer model, Dataset data) {
+        checkImages(data, "input");
+        int n = model.tokens(), img = data.imageSize();
+        int[] tokens = new int[data.size() * n];
+        Workspace ws = new Workspace();
+        boolean wasTraining = model.training();
+        model.eval();
+        for (int s = 0; s < data.size(); s += EVAL_BATCH) {
+            int bs = Math.min(EVAL_BATCH, data.size() - s);
+            try (Workspace w = ws.open()) {
+                Tensor images = Tensor.of(Arrays.copyOfRange(data.images(), s * img, (s + bs) * img), bs, 1, VqConfig.IMAGE_SIZE, VqConfig.IMAGE_SIZE);
+                int[] idx = model.encodeIndices(images).toIntArray();
+                System.arraycopy(idx, 0, tokens, s * n, bs * n);
+            }
+        }
+        model.train(wasTraining);
+        return new TokenFile.Split(tokens, data.labels().clone());
+    }
+
+    /**
+     * Writes a grid PNG of the first {@code count} images (at most 8 per row) with their reconstructions: each row of
+     * originals is followed by the row of their reconstructions.
+     */
+    public static void writeReconstructions(Path file, VqTokenizer model, Dataset data, int count) {
+        int n = Math.min(count, data.size()), cols = Math.min(8, n), img = data.imageSize();
+        int rows = (n + cols - 1) / cols;
+        float[] recon;
+        boolean wasTraining = model.training();
+        model.eval();
+        try (var ignored = Tape.noGrad(); Workspace w = new Workspace().open()) {
+            Tensor images = Tensor.of(Arrays.copyOf(data.images(), n * img), n, 1, VqConfig.IMAGE_SIZE, VqConfig.IMAGE_SIZE);
+            recon = model.forward(images).reconstruction().toFloatArray();
+        }
+        model.train(wasTraining);
+        float[] grid = new float[2 * rows * cols * img];
+        Arrays.fill(grid, 1f);
+        for (int i = 0; i < n; i++) {
+            int r = i / cols, c = i % cols;
+            System.arraycopy(data.images(), i * img, grid, ((2 * r) * cols + c) * img, img);
+            System.arraycopy(recon, i * img, grid, ((2 * r + 1) * cols + c) * img, img);
+        }
+        Png.writeGrid(file, grid, 2 * rows * cols, VqConfig.IMAGE_SIZE, VqConfig.IMAGE_SIZE, 2 * rows, cols, 2, Png.Range.MINUS_ONE_ONE);
+    }
+
+    static void save(Path file, VqTokenizer model, AdamW opt, CrtRegularizer crt, AdamW crtOpt, Config cfg, Batcher batcher,
+                     long step, double secs, long flops, int restarted, int trainImages) {
+        Map<String, Tensor> t = new LinkedHashMap<>(model.stateDict());
+        t.putAll(opt.stateDict());
+        if (crt != null) {
+            for (Map.Entry<String, Tensor> e : crt.stateDict().entrySet()) t.put(CRT_PREFIX + e.getKey(), e.getValue());
+            for (Map.Entry<String, Tensor> e : crtOpt.stateDict().entrySet()) t.put(CRT_PREFIX + e.getKey(), e.getValue());
+        }
+        int k = model.config.codebookSize();
+        int[] last = new int[k];
+        for (int i = 0; i < k; i++) last[i] = Math.toIntExact(model.quantizer.lastUsedStep(i));
+        t.put(LAST_USED, Tensor.ofInts(last, k));
+        Map<String, Object> config = new LinkedHashMap<>();
+        config.put("tokenizer", model.config.toJson());
+        config.put("train", cfg.toJson());
+        config.put("train_images", trainImages);
+        Map<String, Object> rng = new LinkedHashMap<>();
+        rng.put("epoch", batcher.epoch());
+        rng.put("position", batcher.position());
+        rng.put("train_seconds", secs);
+        rng.put("train_flops", flops);
+        rng.put("codes_restarted", restarted);
+        Checkpoint.save(file, t, Checkpoint.meta(config, step, rng));
+    }
+
+    /** Sets each code's last-used step from a saved I32 [K] tensor (the usage window is left empty). */
+    static void restoreLastUsed(VectorQuantizer q, Tensor lastUsed) {
+        int[] last = lastUsed.toIntArray();
+        if (last.length != q.codebookSize)
+            throw new IllegalArgumentException("checkpoint's " + LAST_USED + " has " + last.length + " codes, the quantizer " + q.codebookSize);
+        for (int k = 0; k < last.length; k++)
+            if (last[k] > q.lastUsedStep(k)) q.recordUsage(Tensor.ofInts(new int[]{k}, 1), last[k]);
+        q.resetUsageWindow();
+    }
+
+    static List<List<String>> readCurve(Path csv) {
+        if (!Files.exists(csv)) return List.of();
+        List<List<String>> rows = Csv.read(csv);
+        return rows.isEmpty() ? rows : rows.subList(1, rows.size());
+    }
+
+    /** The configs stored in a run directory's checkpoint ({@code tokenizer}, {@code train}, {@code train_images}). */
+    public static Json.Obj storedConfig(Path dir) {
+        return Checkpoint.load(dir.resolve(CHECKPOINT)).config();
+    }
+}

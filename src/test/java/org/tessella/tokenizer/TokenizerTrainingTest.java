@@ -1,0 +1,177 @@
+package org.tessella.tokenizer;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tessella.ar.TokenFile;
+import org.tessella.cli.Main;
+import org.tessella.data.Dataset;
+import org.tessella.data.FashionMnist;
+import org.tessella.data.SyntheticImages;
+import org.tessella.io.Checkpoint;
+import org.tessella.io.Csv;
+import org.tessella.nn.Init;
+import org.tessella.tensor.Tensor;
+import org.tessella.tensor.Workspace;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** Stage-1 training: learning, the CRT term, exact resume, encoding, and one-line errors on bad input. */
+class TokenizerTrainingTest {
+    static final VqConfig SMALL = new VqConfig("small", 16, 64, 32, 8, 8, 0.25f);
+    static final Dataset TRAIN = SyntheticImages.shapes(96, 5), TEST = SyntheticImages.shapes(32, 6);
+
+    static TokenizerTraining.Config config(int epochs, float crtWeight) {
+        return new TokenizerTraining.Config(epochs, 16, 3e-3f, 3e-4f, 0f, 1.0, 3, 7, crtWeight, 5, false, 1e-3f, 3, 4, 0);
+    }
+
+    @Test
+    void trainingReducesReconstructionError(@TempDir Path tmp) {
+        VqTokenizer model = new VqTokenizer(SMALL, new Init(7));
+        double before = TokenizerTraining.evaluate(model, null, TEST, new Workspace()).mse();
+        TokenizerTraining.Result r = TokenizerTraining.train(model, TRAIN, TEST, config(3, 0f), tmp, false, null);
+        assertTrue(r.finished());
+        assertEquals(18, r.steps());
+        double after = r.test().mse();
+        assertTrue(after < 0.6 * before, "test mse " + before + " -> " + after);
+        assertTrue(Double.isNaN(r.test().crtLoss()), "the baseline runs no regularizer");
+        assertTrue(r.test().codebookUsage() > 0 && r.test().codebookUsage() <= 1);
+        assertTrue(r.trainFlops() > 0);
+        Map<String, Tensor> t = Checkpoint.load(tmp.resolve(TokenizerTraining.CHECKPOINT)).tensors();
+        assertTrue(t.keySet().stream().noneMatch(k -> k.startsWith("crt.")), "baseline checkpoint holds no regularizer: " + t.keySet());
+        List<List<String>> csv = Csv.read(tmp.resolve("loss.csv"));
+        assertEquals(19, csv.size());
+        assertEquals("test_psnr_db", csv.get(0).get(10));
+    }
+
+    @Test
+    void crtRegularizerRunsAndIsKeptOutOfTheTokenizerWeights(@TempDir Path tmp) {
+        VqTokenizer model = new VqTokenizer(SMALL, new Init(7));
+        TokenizerTraining.Result r = TokenizerTraining.train(model, TRAIN, TEST, config(1, 2f), tmp, false, null);
+        assertTrue(Double.isFinite(r.test().crtLoss()) && r.test().crtLoss() > 0, "crt loss " + r.test().crtLoss());
+        List<List<String>> csv = Csv.read(tmp.resolve("loss.csv"));
+        assertEquals("crt_loss", csv.get(0).get(4));
+        for (List<String> row : csv.subList(1, csv.size())) assertTrue(Double.isFinite(Double.parseDouble(row.get(4))), row.toString());
+        assertEquals(CrtRegularizer.lambdaAt(2f, 3, 5), Float.parseFloat(csv.get(3).get(5)), 0f, "lambda at step 3 is ramping up");
+        assertEquals(2f, Float.parseFloat(csv.get(6).get(5)), 0f, "lambda reaches the weight after the ramp");
+        Map<String, Tensor> t = Checkpoint.load(tmp.resolve(TokenizerTraining.CHECKPOINT)).tensors();
+        assertTrue(t.containsKey("crt.in_proj.weight") && t.containsKey("crt.optim.exp_avg.in_proj.weight")
+                && t.containsKey(TokenizerTraining.LAST_USED), t.keySet().toString());
+        // loading the unfinished run's checkpoint ignores the regularizer and optimizer; the saved weights file has none
+        VqTokenizer fromCkpt = VqTokenizer.load(tmp);
+        model.save(tmp, r.steps());
+        Map<String, Tensor> w = Checkpoint.load(tmp.resolve(VqTokenizer.WEIGHTS)).tensors();
+        assertEquals(model.stateDict().keySet(), w.keySet());
+        VqTokenizer loaded = VqTokenizer.load(tmp);
+        assertEquals(SMALL, loaded.config);
+        for (var e : model.stateDict().entrySet()) {
+            assertArrayEquals(e.getValue().toFloatArray(), loaded.stateDict().get(e.getKey()).toFloatArray(), 0f, e.getKey());
+            assertArrayEquals(e.getValue().toFloatArray(), fromCkpt.stateDict().get(e.getKey()).toFloatArray(), 0f, e.getKey());
+        }
+    }
+
+    @Test
+    void resumedRunEndsWithTheSameBits(@TempDir Path tmp) throws Exception {
+        Path full = Files.createDirectories(tmp.resolve("full")), part = Files.createDirectories(tmp.resolve("part"));
+        TokenizerTraining.Config cfg = config(2, 1.5f);
+        TokenizerTraining.Result a = TokenizerTraining.train(new VqTokenizer(SMALL, new Init(7)), TRAIN, TEST, cfg, full, false, null);
+        TokenizerTraining.Result b1 = TokenizerTraining.train(new VqTokenizer(SMALL, new Init(7)), TRAIN, TEST, cfg.withStopAfter(8), part, false, null);
+        assertFalse(b1.finished());
+        assertEquals(8, Checkpoint.load(part.resolve(TokenizerTraining.CHECKPOINT)).step());
+        TokenizerTraining.Result b2 = TokenizerTraining.train(new VqTokenizer(SMALL, new Init(7)), TRAIN, TEST, cfg, part, true, null);
+        assertTrue(b2.finished());
+        assertTrue(a.codesRestarted() > 0, "the test should exercise dead-code restarts");
+        assertEquals(a.codesRestarted(), b2.codesRestarted());
+        Map<String, Tensor> x = Checkpoint.load(full.resolve(TokenizerTraining.CHECKPOINT)).tensors();
+        Map<String, Tensor> y = Checkpoint.load(part.resolve(TokenizerTraining.CHECKPOINT)).tensors();
+        assertEquals(x.keySet(), y.keySet());
+        for (String k : x.keySet()) {
+            if (k.equals(TokenizerTraining.LAST_USED)) assertArrayEquals(x.get(k).toIntArray(), y.get(k).toIntArray(), k);
+            else assertArrayEquals(x.get(k).toFloatArray(), y.get(k).toFloatArray(), 0f, "tensor " + k + " differs after resume");
+        }
+        assertEquals(a.test().mse(), b2.test().mse(), 0.0);
+        assertEquals(a.test().crtLoss(), b2.test().crtLoss(), 0.0);
+        assertEquals(Files.readString(full.resolve("loss.csv")), Files.readString(part.resolve("loss.csv")));
+    }
+
+    @Test
+    void encodeGivesATokenFileThatTrainArReads(@TempDir Path tmp) throws Exception {
+        VqTokenizer model = new VqTokenizer(SMALL, new Init(3));
+        TokenFile.Split s = TokenizerTraining.encode(model, TEST);
+        assertEquals(TEST.size() * 64, s.tokens().length);
+        for (int t : s.tokens()) assertTrue(t >= 0 && t < 32);
+        assumeTrue(Files.exists(Path.of(FashionMnist.SYSTEM_DIR)), "Fashion-MNIST is not installed: the CLI part is skipped");
+        Path dir = tmp.resolve("tok");
+        model.save(Files.createDirectories(dir), 0);
+        Path file = tmp.resolve("tokens.safetensors");
+        assertEquals(0, Main.run(new String[]{"encode", "--tokenizer", dir.toString(), "--out", file.toString(), "--limit", "40"}));
+        TokenFile tf = TokenFile.read(file);
+        assertEquals(32, tf.vocab());
+        assertEquals(64, tf.length());
+        assertEquals(8, tf.gridH());
+        assertEquals(8, tf.gridW());
+        assertEquals(10, tf.classes());
+        assertEquals(40, tf.train().size());
+        assertEquals(40, tf.test().size());
+        Dataset first = FashionMnist.load(Optional.empty(), FashionMnist.Split.TEST, 40);
+        assertArrayEquals(TokenizerTraining.encode(model, first).tokens(), tf.test().tokens());
+    }
+
+    @Test
+    void badInputGivesAOneLineError(@TempDir Path tmp) throws Exception {
+        Path empty = Files.createDirectories(tmp.resolve("empty"));
+        String err = stderrOf(() -> assertEquals(1, Main.run(new String[]{"encode", "--tokenizer", empty.toString(), "--out", tmp.resolve("t").toString()})));
+        assertEquals(1, err.lines().count(), err);
+        assertTrue(err.contains("no tokenizer at") && err.contains("train-tokenizer"), err);
+
+        // a checkpoint of another kind (no tokenizer config)
+        Path other = Files.createDirectories(tmp.resolve("other"));
+        Checkpoint.save(other.resolve(VqTokenizer.WEIGHTS), Map.of("w", Tensor.of(new float[]{1}, 1)), Checkpoint.meta(Map.of("model", Map.of()), 0, null));
+        String err2 = stderrOf(() -> assertEquals(1, Main.run(new String[]{"encode", "--tokenizer", other.toString(), "--out", tmp.resolve("t").toString()})));
+        assertEquals(1, err2.lines().count(), err2);
+        assertTrue(err2.contains("not a tokenizer checkpoint") && err2.contains(VqTokenizer.WEIGHTS), err2);
+
+        // a tokenizer file whose weights are of another architecture
+        Path mismatch = Files.createDirectories(tmp.resolve("mismatch"));
+        new VqTokenizer(SMALL, new Init(1)).save(mismatch, 0);
+        Map<String, Tensor> w = new java.util.LinkedHashMap<>(Checkpoint.load(mismatch.resolve(VqTokenizer.WEIGHTS)).tensors());
+        Checkpoint.save(mismatch.resolve(VqTokenizer.WEIGHTS), w, Checkpoint.meta(Map.of("tokenizer", SMALL.withCodebookSize(64).toJson()), 0, null));
+        RuntimeException e = assertThrows(RuntimeException.class, () -> VqTokenizer.load(mismatch));
+        assertTrue(e.getMessage().contains(VqTokenizer.WEIGHTS) && e.getMessage().contains("embedding.weight"), e.getMessage());
+
+        Dataset small = SyntheticImages.shapes(32, 28, 28, 6, 1);
+        IllegalArgumentException e2 = assertThrows(IllegalArgumentException.class, () ->
+                TokenizerTraining.train(new VqTokenizer(SMALL, new Init(1)), small, small, config(1, 0f), tmp, false, null));
+        assertTrue(e2.getMessage().contains("1x32x32") && e2.getMessage().contains("1x28x28"), e2.getMessage());
+        assertEquals(1, e2.getMessage().lines().count());
+        assertThrows(IllegalArgumentException.class, () -> TokenizerTraining.encode(new VqTokenizer(SMALL, new Init(1)), small));
+
+        String err3 = stderrOf(() -> assertEquals(2, Main.run(new String[]{"train-tokenizer", "--resume", empty.toString()})));
+        assertTrue(err3.contains("no run to resume"), err3);
+    }
+
+    static String stderrOf(Runnable r) {
+        PrintStream old = System.err;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
+        try {
+            r.run();
+        } finally {
+            System.setErr(old);
+        }
+        return buf.toString(StandardCharsets.UTF_8);
+    }
+}
