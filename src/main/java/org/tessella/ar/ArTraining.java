@@ -77,7 +77,7 @@ public final class ArTraining {
         long total = (long) stepsPerEpoch * cfg.epochs();
         List<Parameter> params = model.parameters();
         AdamW opt = new AdamW(params, cfg.lr(), 0.9f, 0.95f, 1e-8f, cfg.weightDecay());
-        LrSchedule schedule = new LrSchedule(cfg.lr(), cfg.minLr(), cfg.warmupSteps(), total);
+        LrSchedule schedule = LrSchedule.warmupCosine(cfg.lr(), cfg.minLr(), cfg.warmupSteps(), total);
         Batcher batcher = new Batcher(data.train().size(), b, cfg.seed(), true);
         List<List<Object>> curve = new ArrayList<>();
         long step = 0;

@@ -12,4 +12,12 @@ public record LrSchedule(float baseLr, float minLr, long warmupSteps, long total
     }
 
     public static LrSchedule constant(float lr) { return new LrSchedule(lr, lr, 0, Long.MAX_VALUE); }
+
+    /**
+     * Warmup then cosine, with the warmup cut to a fifth of the run when the run is short, so a quick run still
+     * reaches its peak rate.
+     */
+    public static LrSchedule warmupCosine(float baseLr, float minLr, long warmupSteps, long totalSteps) {
+        return new LrSchedule(baseLr, minLr, Math.min(warmupSteps, totalSteps / 5), totalSteps);
+    }
 }

@@ -163,10 +163,10 @@ public final class TokenizerTraining {
         CrtRegularizer crt = regularizer(model.config, cfg);
         List<Parameter> params = model.parameters();
         AdamW opt = new AdamW(params, cfg.lr(), 0.9f, 0.95f, 1e-8f, cfg.weightDecay());
-        LrSchedule schedule = new LrSchedule(cfg.lr(), cfg.minLr(), cfg.warmupSteps(), total);
+        LrSchedule schedule = LrSchedule.warmupCosine(cfg.lr(), cfg.minLr(), cfg.warmupSteps(), total);
         List<Parameter> crtParams = crt == null ? List.of() : crt.parameters();
         AdamW crtOpt = crt == null ? null : new AdamW(crtParams, cfg.crtLr(), 0.9f, 0.95f, 1e-8f, 0.05f);
-        LrSchedule crtSchedule = new LrSchedule(cfg.crtLr(), cfg.crtLr() * 0.1f, cfg.warmupSteps(), total);
+        LrSchedule crtSchedule = LrSchedule.warmupCosine(cfg.crtLr(), cfg.crtLr() * 0.1f, cfg.warmupSteps(), total);
         model.quantizer.setDeadAfterSteps(cfg.deadAfter());
         Batcher batcher = new Batcher(train.size(), b, cfg.seed(), true);
         List<List<Object>> curve = new ArrayList<>();
