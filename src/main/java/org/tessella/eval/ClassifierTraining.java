@@ -44,7 +44,7 @@ public final class ClassifierTraining {
         int stepsPerEpoch = train.size() / cfg.batch();
         if (stepsPerEpoch == 0) throw new IllegalArgumentException("batch " + cfg.batch() + " is larger than the " + train.size() + " training images");
         long total = (long) stepsPerEpoch * cfg.epochs();
-        LrSchedule schedule = new LrSchedule(cfg.lr(), cfg.lr() * 0.01f, cfg.warmupSteps(), total);
+        LrSchedule schedule = LrSchedule.warmupCosine(cfg.lr(), cfg.lr() * 0.01f, cfg.warmupSteps(), total);
         Tensor x = Tensor.persistent(org.tessella.tensor.DType.F32, cfg.batch(), 1, 32, 32);
         Tensor y = Tensor.persistent(org.tessella.tensor.DType.I32, cfg.batch());
         Workspace ws = new Workspace();
