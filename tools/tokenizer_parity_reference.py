@@ -29,7 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from parity_reference import common_metadata, f32, read_safetensors, write_safetensors  # noqa: E402
+from parity_reference import apply_rope, common_metadata, f32, read_safetensors, rope_cache, write_safetensors  # noqa: E402
 
 GENERATOR = "tools/tokenizer_parity_reference.py"
 
@@ -167,21 +167,6 @@ class _RMSNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
-def _rope_cache(seq_len, head_dim, base):
-    freqs = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float64)[: head_dim // 2] / head_dim))
-    angles = torch.outer(torch.arange(seq_len, dtype=torch.float64), freqs)
-    return torch.stack([torch.cos(angles), torch.sin(angles)], dim=-1)
-
-
-def _apply_rope(x, cache):
-    """LlamaGen apply_rotary_emb: interleaved pairs. x: (B, T, H, D)."""
-    xs = x.reshape(*x.shape[:-1], -1, 2)
-    c = cache.view(1, xs.size(1), 1, xs.size(3), 2)
-    out = torch.stack([xs[..., 0] * c[..., 0] - xs[..., 1] * c[..., 1],
-                       xs[..., 1] * c[..., 0] + xs[..., 0] * c[..., 1]], dim=-1)
-    return out.flatten(3)
-
-
 class _Attention(nn.Module):
     def __init__(self, dim, heads):
         super().__init__()
@@ -192,8 +177,8 @@ class _Attention(nn.Module):
     def forward(self, x, cache):
         b, t, _ = x.shape
         q, k, v = self.wqkv(x).split([self.dim] * 3, dim=-1)
-        q = _apply_rope(q.view(b, t, self.heads, self.head_dim), cache).transpose(1, 2)
-        k = _apply_rope(k.view(b, t, self.heads, self.head_dim), cache).transpose(1, 2)
+        q = apply_rope(q.view(b, t, self.heads, self.head_dim), cache).transpose(1, 2)
+        k = apply_rope(k.view(b, t, self.heads, self.head_dim), cache).transpose(1, 2)
         v = v.view(b, t, self.heads, self.head_dim).transpose(1, 2)
         scores = (q @ k.transpose(-2, -1)) / (self.head_dim ** 0.5)
         scores = scores.masked_fill(~torch.ones(t, t, dtype=torch.bool).tril(), float("-inf"))
@@ -234,7 +219,7 @@ class CrtRegularizer(nn.Module):
         self.out_proj = nn.Linear(CRT_DIM, CRT_D, bias=False)
 
     def forward(self, x):
-        cache = _rope_cache(x.shape[1], CRT_DIM // CRT_HEADS, CRT_ROPE_BASE).to(x.dtype)
+        cache = rope_cache(x.shape[1], CRT_DIM // CRT_HEADS, CRT_ROPE_BASE, torch.float64).to(x.dtype)
         h = self.in_proj(x)
         for layer in self.layers:
             h = layer(h, cache)
