@@ -21,8 +21,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 /**
- * Same seed, same bits: short training runs of the classifier and of a small transformer give bit-identical weights
- * with 1, 2 and 3 threads, and in a child JVM limited to AVX2 (8-lane vectors instead of 16).
+ * Same seed, same bits: short training runs of the classifier, of a small stage-2 transformer and of a small VQ
+ * tokenizer with the CRT regularizer give bit-identical weights with 1, 2 and 3 threads, and in a child JVM limited to
+ * AVX2 (8-lane vectors instead of 16).
  */
 class TrainingDeterminismTest {
 
@@ -51,7 +52,7 @@ class TrainingDeterminismTest {
         return HexFormat.of().formatHex(sha.digest());
     }
 
-    /** Six AdamW steps of a small stage-2 transformer (2 blocks, RoPE, SwiGLU) on fixed tokens; SHA-256 of its weights. */
+    /** Ten AdamW steps of a small stage-2 transformer (2 blocks, RoPE, SwiGLU) on fixed tokens; SHA-256 of its weights. */
     public static String gptHash() throws Exception {
         org.tessella.ar.GptConfig c = new org.tessella.ar.GptConfig("det", 64, 16, 4, 4, 10, 64, 2, 4, 128, true, 10000f, 1e-5f, 0.1f);
         org.tessella.ar.Gpt m = new org.tessella.ar.Gpt(c, 3);
@@ -60,7 +61,7 @@ class TrainingDeterminismTest {
         for (int i = 0; i < 8; i++) lb[i] = i % 11; // includes the null class 10
         org.tessella.tensor.Tensor tokens = org.tessella.tensor.Tensor.ofInts(tk, 8, 16), labels = org.tessella.tensor.Tensor.ofInts(lb, 8);
         org.tessella.optim.AdamW opt = new org.tessella.optim.AdamW(m.parameters(), 3e-3f, 0.05f);
-        for (int s = 0; s < 6; s++) {
+        for (int s = 0; s < 10; s++) {
             org.tessella.tensor.Tensor loss = m.loss(labels, tokens);
             opt.zeroGrad();
             org.tessella.autograd.Tape.backward(loss);
@@ -76,11 +77,57 @@ class TrainingDeterminismTest {
         return HexFormat.of().formatHex(sha.digest());
     }
 
+    /**
+     * Ten steps of a small VQ tokenizer (vq-s's layers at 16 channels, 64 tokens, codebook 32) with the CRT regularizer
+     * on (weight 2, ramp 3 steps) and a dead-code restart every 4 steps; SHA-256 of the tokenizer's and the
+     * regularizer's checkpoint tensors.
+     */
+    public static String vqHash() throws Exception {
+        int n = 40;
+        float[] px = new float[n * 1024];
+        int[] labels = new int[n];
+        for (int i = 0; i < px.length; i++) px[i] = (float) Math.sin(0.01 * i + Philox.uniform(17, i));
+        List<String> names = List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9");
+        Dataset data = new Dataset(px, labels, 1, 32, 32, names);
+        org.tessella.tokenizer.VqConfig vc = new org.tessella.tokenizer.VqConfig("det", 16, 64, 32, 8, 8, 0.25f);
+        org.tessella.tokenizer.TokenizerTraining.Config cfg = new org.tessella.tokenizer.TokenizerTraining.Config(
+                1, 4, 2e-3f, 2e-4f, 0f, 1.0, 2, 9, 2f, 3, false, 1e-3f, 4, 3, 0);
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("det-vq");
+        org.tessella.tokenizer.TokenizerTraining.train(new org.tessella.tokenizer.VqTokenizer(vc, new Init(4)), data, data.subset(8),
+                cfg, dir, false, null);
+        org.tessella.io.Checkpoint c = org.tessella.io.Checkpoint.load(dir.resolve(org.tessella.tokenizer.TokenizerTraining.CHECKPOINT));
+        MessageDigest sha = MessageDigest.getInstance("SHA-256");
+        for (var e : new java.util.TreeMap<>(c.tensors()).entrySet()) {
+            sha.update(e.getKey().getBytes(StandardCharsets.UTF_8));
+            org.tessella.tensor.Tensor t = e.getValue();
+            if (t.dtype() == org.tessella.tensor.DType.I32) {
+                for (int v : t.toIntArray()) sha.update(ByteBuffer.allocate(4).putInt(v).array());
+            } else {
+                float[] v = t.toFloatArray();
+                ByteBuffer b = ByteBuffer.allocate(4 * v.length);
+                for (float f : v) b.putInt(Float.floatToRawIntBits(f));
+                sha.update(b.array());
+            }
+        }
+        return HexFormat.of().formatHex(sha.digest());
+    }
+
     /** Entry point for the child JVM. */
     public static void main(String[] args) throws Exception {
         WorkerPool.configure(Integer.parseInt(args[0]));
         System.out.println("HASH " + trainAndHash());
         System.out.println("GPT " + gptHash());
+        System.out.println("VQ " + vqHash());
+    }
+
+    @Test
+    void tokenizerWithCrtSameBitsWithOneTwoThreeThreads() throws Exception {
+        WorkerPool.configure(1);
+        String one = vqHash();
+        WorkerPool.configure(2);
+        assertEquals(one, vqHash(), "tokenizer weights differ between 1 and 2 threads");
+        WorkerPool.configure(3);
+        assertEquals(one, vqHash(), "tokenizer weights differ between 1 and 3 threads");
     }
 
     @Test
@@ -120,5 +167,8 @@ class TrainingDeterminismTest {
         String childGpt = out.lines().filter(l -> l.startsWith("GPT ")).map(l -> l.substring(4)).findFirst()
                 .orElseThrow(() -> new AssertionError("child printed no transformer hash:\n" + out));
         assertEquals(gptHash(), childGpt, "transformer weights differ between the default vector width and AVX2");
+        String childVq = out.lines().filter(l -> l.startsWith("VQ ")).map(l -> l.substring(3)).findFirst()
+                .orElseThrow(() -> new AssertionError("child printed no tokenizer hash:\n" + out));
+        assertEquals(vqHash(), childVq, "tokenizer weights differ between the default vector width and AVX2");
     }
 }
