@@ -1,7 +1,27 @@
 /**
- * Evaluation: the Fashion-MNIST {@link org.tessella.eval.FashionClassifier} whose penultimate features serve the
- * Frechet distance of generated images, and its training ({@link org.tessella.eval.ClassifierTraining}).
+ * Evaluation: how good the tokenizers and the generators are, and the CRT study that measures them.
  *
- * <p>May depend on every model package and on {@code nn}, {@code optim}, {@code io}, {@code data}.
+ * <ul>
+ *   <li>{@link org.tessella.eval.FashionClassifier} and its training ({@link org.tessella.eval.ClassifierTraining}):
+ *       the Fashion-MNIST CNN whose 128-wide penultimate features play Inception's role for the Frechet distance.</li>
+ *   <li>{@link org.tessella.eval.FrechetDistance}: feature statistics (mean and unbiased covariance, in double) of a
+ *       set of images, the Frechet distance between two such Gaussians, the classifier's features of a batch of
+ *       images and the class accuracy of class-conditional samples.</li>
+ *   <li>{@link org.tessella.eval.SymmetricEigen}: the project's own double-precision symmetric eigensolver
+ *       (Householder tridiagonalisation and implicit QL) and the PSD matrix square root the distance needs.</li>
+ *   <li>{@link org.tessella.eval.ImageMetrics}: PSNR ({@code 10 log10(4 / mse)} for [-1, 1] images) and SSIM
+ *       (Gaussian 11x11 window, sigma 1.5, valid region; pytorch-msssim's and skimage's numbers) of reconstructions.</li>
+ *   <li>{@link org.tessella.eval.CodebookStats}: codebook usage, code entropy in bits and perplexity from a histogram
+ *       of code indices.</li>
+ *   <li>{@link org.tessella.eval.GenerationEval}, {@link org.tessella.eval.Study} and
+ *       {@link org.tessella.eval.StudyReport}: sampling and scoring a stage-2 model, the CRT trade-off experiment and
+ *       its HTML/CSV report.</li>
+ * </ul>
+ *
+ * <p>All metric code is plain double arithmetic in a fixed order (no threads, {@code StrictMath} for transcendental
+ * functions), so a metric is bitwise reproducible; the classifier itself runs on the deterministic CPU kernels.
+ *
+ * <p>May depend on every model package and on {@code nn}, {@code optim}, {@code io}, {@code data}. The metric classes
+ * ({@code SymmetricEigen}, {@code ImageMetrics}, {@code CodebookStats}) use only the JDK and {@code tensor}.
  */
 package org.tessella.eval;
