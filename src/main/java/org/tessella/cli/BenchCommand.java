@@ -25,14 +25,23 @@ final class BenchCommand implements Command {
         return """
                 usage: tessella bench [--sizes 512,1024,4096x256x768,...] [--threads N] [--seconds S]
                        tessella bench ar [--model gpt-s] [--batch 64] [--steps N] [--threads N]
+                       tessella bench train [--models gpt-s,vq-s] [--batch 64] [--steps 5] [--warmup 2] [--threads N]
+                                            [--out bench.json] [--peer peer.json] [--speed-goal 1.5] [--in-process]
+                                            [--export-weights DIR]
                   bench: the FP32 FMA peak of all threads, then C = A B at each size (S or MxKxN), as GFLOP/s and
                   fraction of peak. bench ar: stage-2 training tokens/s at the batch size (vocabulary 1024,
                   64 tokens, 10 classes), and sampling tokens/s with and without the KV cache at batch 1 and
-                  the batch size. (JMH kernel benchmarks: tools/bench.)""";
+                  the batch size. bench train: one full training step (forward, backward, clip, AdamW) of gpt-s
+                  and vq-s on synthetic data, each model in its own child JVM (--in-process: this one): tokens/s or
+                  images/s, ms/step, engine GFLOP/s and fraction of the FMA peak, peak RSS (VmHWM); writes
+                  bench.json and prints a table; --peer FILE (from tools/bench_train_peer.py, the PyTorch twin)
+                  adds PyTorch's numbers and the ratios Tessella/PyTorch; --export-weights DIR writes the initial
+                  weights for the twin and exits. tools/bench-train runs both. (JMH kernel benchmarks: tools/bench.)""";
     }
 
     @Override public int run(String[] argv) {
         if (argv.length > 0 && argv[0].equals("ar")) return ArBench.run(java.util.Arrays.copyOfRange(argv, 1, argv.length));
+        if (argv.length > 0 && argv[0].equals("train")) return TrainBench.run(java.util.Arrays.copyOfRange(argv, 1, argv.length));
         Args a = Args.parse(name(), argv, Set.of("sizes", "threads", "seconds"), Set.of());
         Main.configureThreads(a);
         double seconds = a.number("seconds", 1.0f);
