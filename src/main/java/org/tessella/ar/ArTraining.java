@@ -68,13 +68,37 @@ public final class ArTraining {
 
     /** Trains (or resumes, when {@code out} holds a checkpoint and {@code resume} is set) and writes everything to {@code out}. */
     public static Result train(Gpt model, TokenFile data, Config cfg, Path out, boolean resume, TrainingLog log, Path tokensFile) throws Exception {
+        return run(model, data, cfg, 0, out, resume, log, tokensFile);
+    }
+
+    /**
+     * Exactly {@code steps} training steps in memory: the same steps as {@link #train} (data order, class dropout, AdamW,
+     * clipping, warmup then cosine decay, here spread over {@code steps} rather than {@code cfg.epochs()} epochs), but
+     * no checkpoint, loss.csv or evaluation: the result's {@code val} and {@code train} are null (the caller evaluates
+     * with {@link #evaluate} on what it chooses). For probes that compare token sets.
+     */
+    public static Result trainSteps(Gpt model, TokenFile data, Config cfg, long steps, TrainingLog log) {
+        if (steps < 1) throw new IllegalArgumentException("trainSteps: steps must be at least 1, got " + steps);
+        try {
+            return run(model, data, cfg, steps, null, false, log, null);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** {@link #train} with {@code out} a directory, or {@link #trainSteps} with {@code out} null and {@code fixedSteps > 0}. */
+    private static Result run(Gpt model, TokenFile data, Config cfg, long fixedSteps, Path out, boolean resume, TrainingLog log,
+                              Path tokensFile) throws Exception {
         GptConfig mc = model.config;
-        checkFits(mc, data);
+        checkFits(mc, data, tokensFile);
         int n = mc.length(), b = cfg.batch();
         int stepsPerEpoch = data.train().size() / b;
         if (stepsPerEpoch == 0)
             throw new IllegalArgumentException("batch " + b + " is larger than the " + data.train().size() + " training sequences");
-        long total = (long) stepsPerEpoch * cfg.epochs();
+        boolean files = out != null;
+        long total = fixedSteps > 0 ? fixedSteps : (long) stepsPerEpoch * cfg.epochs();
         List<Parameter> params = model.parameters();
         AdamW opt = new AdamW(params, cfg.lr(), 0.9f, 0.95f, 1e-8f, cfg.weightDecay());
         LrSchedule schedule = LrSchedule.warmupCosine(cfg.lr(), cfg.minLr(), cfg.warmupSteps(), total);
@@ -83,8 +107,8 @@ public final class ArTraining {
         long step = 0;
         double priorSeconds = 0;
         long priorFlops = 0;
-        Path ckpt = out.resolve(CHECKPOINT);
-        if (resume) {
+        Path ckpt = files ? out.resolve(CHECKPOINT) : null;
+        if (resume && files) {
             Checkpoint c = Checkpoint.load(ckpt);
             model.loadStateDict(c.without("optim."));
             step = c.step();
@@ -115,7 +139,7 @@ public final class ArTraining {
                 lossNats = loss.item();
                 if (!Double.isFinite(lossNats))
                     throw new IllegalStateException("loss became " + lossNats + " at step " + (step + 1) + "; lower --lr; the last good checkpoint is "
-                            + (Files.exists(ckpt) ? ckpt : "not written yet"));
+                            + (ckpt != null && Files.exists(ckpt) ? ckpt : "not written yet"));
                 opt.zeroGrad();
                 Tape.backward(loss);
                 gnorm = GradClip.clip(params, cfg.clip());
@@ -126,14 +150,14 @@ public final class ArTraining {
             if (log != null) log.step(step, bits, gnorm, lr, (long) b * n, FlopCounter.total() - f0);
             boolean epochEnd = step % stepsPerEpoch == 0;
             List<Object> row = new ArrayList<>(List.of(step, step / (double) stepsPerEpoch, bits, lr, gnorm, ""));
-            if (epochEnd || step == total) {
+            if (files && (epochEnd || step == total)) {
                 val = evaluate(model, data.test(), n, 256, ws);
                 row.set(5, val.bitsPerToken());
                 if (log != null) log.message(String.format(java.util.Locale.ROOT, "epoch %d: val %.4f bits/token", step / stepsPerEpoch, val.bitsPerToken()));
             }
             curve.add(row);
-            boolean stop = cfg.stopAfter() > 0 && step >= cfg.stopAfter();
-            if (epochEnd || step == total || stop) {
+            boolean stop = files && cfg.stopAfter() > 0 && step >= cfg.stopAfter();
+            if (files && (epochEnd || step == total || stop)) {
                 double secs = priorSeconds + (System.nanoTime() - t0) / 1e9;
                 long flops = priorFlops + FlopCounter.total() - flops0;
                 save(ckpt, model, opt, cfg, batcher, step, secs, flops, tokensFile);
@@ -147,16 +171,25 @@ public final class ArTraining {
         double secs = priorSeconds + (System.nanoTime() - t0) / 1e9;
         long flops = priorFlops + FlopCounter.total() - flops0;
         double tokPerSec = (step - startStep) * (double) b * n / Math.max(1e-9, (System.nanoTime() - t0) / 1e9);
+        if (!files) return new Result(step, secs, tokPerSec, flops, null, null, true);
         if (val == null) val = evaluate(model, data.test(), n, 256, ws);
         TokenFile.Split trainSub = subset(data.train(), n, Math.min(data.train().size(), data.test().size()));
         Eval tr = evaluate(model, trainSub, n, 256, ws);
         return new Result(step, secs, tokPerSec, flops, val, tr, true);
     }
 
-    static void checkFits(GptConfig mc, TokenFile data) {
-        if (mc.vocab() != data.vocab() || mc.length() != data.length() || mc.classes() != data.classes())
-            throw new IllegalArgumentException("the token file has vocabulary " + data.vocab() + ", length " + data.length() + ", "
-                    + data.classes() + " classes, but the model expects " + mc.vocab() + ", " + mc.length() + ", " + mc.classes());
+    /**
+     * Throws a one-line IllegalArgumentException naming each of vocabulary (codebook size), length (tokens per image)
+     * and classes where the token file differs from the model, with both values; {@code file} (may be null) is named.
+     */
+    public static void checkFits(GptConfig mc, TokenFile data, Path file) {
+        List<String> diff = new ArrayList<>();
+        if (mc.vocab() != data.vocab()) diff.add("vocabulary " + data.vocab() + " (the model's: " + mc.vocab() + ")");
+        if (mc.length() != data.length()) diff.add("length " + data.length() + " tokens (the model's: " + mc.length() + ")");
+        if (mc.classes() != data.classes()) diff.add(data.classes() + " classes (the model's: " + mc.classes() + ")");
+        if (!diff.isEmpty())
+            throw new IllegalArgumentException("the token file" + (file == null ? "" : " " + file) + " does not fit the model "
+                    + mc.name() + ": it has " + String.join(", ", diff));
     }
 
     /** Copies a batch of sequences and labels, dropping labels to the null class with Philox(seed, step, row). */

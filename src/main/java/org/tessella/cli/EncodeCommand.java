@@ -1,6 +1,7 @@
 package org.tessella.cli;
 
 import org.tessella.ar.TokenFile;
+import org.tessella.eval.TokenProbe;
 import org.tessella.data.Dataset;
 import org.tessella.data.FashionMnist;
 import org.tessella.tokenizer.TokenizerTraining;
@@ -44,19 +45,22 @@ final class EncodeCommand implements Command {
         VqTokenizer model = VqTokenizer.load(dir);
         Dataset train = FashionMnist.load(a.path("data"), FashionMnist.Split.TRAIN, limit);
         Dataset test = FashionMnist.load(a.path("data"), FashionMnist.Split.TEST, limit);
-        TokenFile.Split tr = TokenizerTraining.encode(model, train);
-        TokenFile.Split te = TokenizerTraining.encode(model, test);
+        TokenFile tf = tokenFile(model, train, test, dir);
+        Path parent = out.toAbsolutePath().getParent();
+        if (parent != null) Files.createDirectories(parent);
+        tf.write(out);
+        int side = model.config.gridSide();
+        System.out.printf("encode: %d train / %d test images to %d tokens each (vocabulary %d, grid %dx%d); wrote %s%n",
+                train.size(), test.size(), model.tokens(), model.config.codebookSize(), side, side, out);
+        return 0;
+    }
+
+    /** The token file of a tokenizer over a train and a test set; metadata names the tokenizer directory {@code dir}. */
+    static TokenFile tokenFile(VqTokenizer model, Dataset train, Dataset test, Path dir) {
         Map<String, String> extra = new LinkedHashMap<>();
         extra.put("source", "fashion-mnist");
         extra.put("tokenizer", dir.toAbsolutePath().toString());
         extra.put("tokenizer_config", model.config.name());
-        int side = model.config.gridSide();
-        TokenFile tf = new TokenFile(model.config.codebookSize(), model.tokens(), side, side, train.numClasses(), tr, te, extra);
-        Path parent = out.toAbsolutePath().getParent();
-        if (parent != null) Files.createDirectories(parent);
-        tf.write(out);
-        System.out.printf("encode: %d train / %d test images to %d tokens each (vocabulary %d, grid %dx%d); wrote %s%n",
-                train.size(), test.size(), model.tokens(), model.config.codebookSize(), side, side, out);
-        return 0;
+        return TokenProbe.tokenFile(model, train, test, extra);
     }
 }

@@ -23,8 +23,9 @@ final class TrainArCommand implements Command {
     @Override public String help() {
         return """
                 usage: tessella train-ar --tokens FILE --out DIR [options]
-                       tessella train-ar --resume DIR [--stop-after N]
-                  Trains a LlamaGen-style transformer on the token file (from tessella encode or synth-tokens).
+                       tessella train-ar --resume DIR [--stop-after N] [--tokens FILE]
+                  Trains a LlamaGen-style transformer on the token file (from tessella encode, train-tokenizer's
+                  DIR/tokens.safetensors, or synth-tokens).
                   Writes DIR/checkpoint.safetensors (atomically, every epoch), DIR/loss.csv, DIR/train.log and
                   DIR/metrics.json (val/train bits per token, bits per position, tokens/s, FLOPs, parameters, seconds).
                 options:
@@ -40,7 +41,8 @@ final class TrainArCommand implements Command {
                   --warmup N           warmup steps (default 100)
                   --class-dropout P    probability of training with the null class (default 0.1)
                   --seed S             seed for initialisation, data order and class dropout (default 1)
-                  --resume DIR         continue the run in DIR from its checkpoint, to the same bits
+                  --resume DIR         continue the run in DIR from its checkpoint, to the same bits; with --tokens,
+                                       on that token file instead of the run's (same vocabulary, length, classes)
                   --stop-after N       stop (with a checkpoint) after step N, as an interrupted run would
                   --threads N          worker threads""";
     }
@@ -55,8 +57,12 @@ final class TrainArCommand implements Command {
         ArTraining.Config cfg;
         Path tokensPath;
         if (resume) {
+            if (!Files.exists(out.resolve(ArTraining.CHECKPOINT)))
+                throw new UsageException("no run to resume: " + out.resolve(ArTraining.CHECKPOINT) + " does not exist");
             Json.Obj stored = ArTraining.storedConfig(out);
-            tokensPath = Path.of(stored.string("tokens"));
+            tokensPath = a.path("tokens").orElse(Path.of(stored.string("tokens")));
+            if (!a.has("tokens") && !Files.exists(tokensPath))
+                throw new UsageException("the run's token file " + tokensPath + " is gone: pass --tokens FILE (same vocabulary, length and classes)");
             model = new Gpt(GptConfig.fromJson(stored.object("model")), stored.object("train").longValue("seed"));
             cfg = ArTraining.resumeConfig(out, a.longValue("stop-after", 0));
         } else {
@@ -68,12 +74,14 @@ final class TrainArCommand implements Command {
             if (cfg.epochs() < 1 || cfg.batch() < 1) throw new UsageException("--epochs and --batch must be at least 1");
         }
         TokenFile data = TokenFile.read(tokensPath);
+        if (resume) ArTraining.checkFits(model.config, data, tokensPath);
         if (!resume) {
             GptConfig mc;
             if (a.has("config")) mc = GptConfig.fromJson(Json.parseObject(Files.readString(a.path("config").get()), a.string("config", "")));
             else mc = GptConfig.preset(a.string("model", "gpt-s"), data.vocab(), data.length(), data.gridH(), data.gridW(), data.classes());
             if (a.flag("rope-2d")) mc = mc.withRope2d(true);
             if (a.has("class-dropout")) mc = mc.withClassDropout(a.number("class-dropout", 0.1f));
+            ArTraining.checkFits(mc, data, tokensPath);
             model = new Gpt(mc, cfg.seed());
             if (Files.exists(out.resolve(ArTraining.CHECKPOINT)))
                 throw new UsageException(out + " already holds a run; continue it with --resume " + out + " or choose another --out");

@@ -1,8 +1,10 @@
 package org.tessella.cli;
 
+import org.tessella.ar.TokenFile;
 import org.tessella.cpu.WorkerPool;
 import org.tessella.data.Dataset;
 import org.tessella.data.FashionMnist;
+import org.tessella.eval.TokenProbe;
 import org.tessella.io.Json;
 import org.tessella.io.TrainingLog;
 import org.tessella.nn.Init;
@@ -30,15 +32,21 @@ final class TrainTokenizerCommand implements Command {
                   Trains a VQ tokenizer on Fashion-MNIST: reconstruction MSE + codebook + commitment losses, plus
                   lambda x the CRT causal regularizer's loss when --crt-weight > 0 (lambda ramps up over 1000 steps).
                   Writes DIR/checkpoint.safetensors (atomically, every epoch), DIR/tokenizer.safetensors (weights and
-                  config, read by tessella encode), DIR/loss.csv, DIR/train.log, DIR/metrics.json (test PSNR/MSE,
-                  codebook usage, code entropy, CRT loss, seconds, images/s, FLOPs) and DIR/reconstructions.png
-                  (test images, each row followed by their reconstructions).
+                  config, read by tessella encode), DIR/loss.csv, DIR/train.log, DIR/reconstructions.png (test
+                  images, each row followed by their reconstructions), DIR/tokens.safetensors (the training images
+                  it trained on and the test images as tokens, for train-ar --tokens), DIR/probe.log and
+                  DIR/metrics.json: test PSNR/MSE, codebook usage, code entropy, CRT loss, seconds, images/s, FLOPs,
+                  and probe_bits_per_token: the test bits per token of a fixed stage-2 probe (gpt-xs, seed 1,
+                  --probe-steps steps) trained on the tokens. It says whether the tokens got easier to model: compare
+                  baseline and CRT runs of equal token count and codebook (tessella probe runs it alone).
                 options:
                   --out DIR            output directory (required unless --resume)
                   --model NAME         vq-s (64 tokens, default) or vq-s16 (16 tokens)
                   --codebook K         codebook size (default 1024)
                   --crt-weight L       CRT regularizer weight lambda (default 0: baseline, regularizer not run)
                   --crt-detach         detach the regularizer's target latents
+                  --crt-ramp N         steps over which the CRT weight ramps up from 0 (default: 1000, or a fifth
+                                       of the run when that is shorter)
                   --epochs N           epochs (default 5)
                   --batch N            images per step (default 64)
                   --lr X               peak learning rate (default 1e-3), warmup 100 steps then cosine to lr/10
@@ -46,15 +54,18 @@ final class TrainTokenizerCommand implements Command {
                   --limit N            train on the first N training images only
                   --data DIR           directory with the Fashion-MNIST IDX files
                                        (default /usr/share/datasets/fashion-mnist, Debian package dataset-fashion-mnist)
+                  --probe-steps N      steps of the stage-2 probe (default %d; 0 = no probe)
+                  --probe-model NAME   the probe's model: gpt-xs (default), gpt-s or gpt-m
                   --resume DIR         continue the run in DIR from its checkpoint, to the same bits
                   --stop-after N       stop (with a checkpoint) after step N, as an interrupted run would
-                  --threads N          worker threads""";
+                  --threads N          worker threads""".formatted(TokenProbe.DEFAULT_STEPS);
     }
 
     @Override public int run(String[] argv) throws Exception {
         Args a = Args.parse(name(), argv, Set.of("out", "model", "codebook", "crt-weight", "epochs", "batch", "lr", "seed", "limit",
-                "data", "resume", "stop-after", "threads"), Set.of("crt-detach"));
+                "data", "resume", "stop-after", "probe-steps", "probe-model", "crt-ramp", "threads"), Set.of("crt-detach"));
         Main.configureThreads(a);
+        TokenProbe.Options probe = ProbeCommand.options(a, TokenProbe.Options.defaults(), "probe-steps", "probe-model");
         boolean resume = a.has("resume");
         Path out = resume ? a.requiredPath(name(), "resume") : a.requiredPath(name(), "out");
         VqConfig vc;
@@ -78,12 +89,17 @@ final class TrainTokenizerCommand implements Command {
             float lr = a.number("lr", d.lr());
             float crtWeight = a.number("crt-weight", 0f);
             if (!(crtWeight >= 0) || Float.isInfinite(crtWeight)) throw new UsageException("--crt-weight must be finite and >= 0");
-            cfg = new TokenizerTraining.Config(a.integer("epochs", d.epochs()), a.integer("batch", d.batch()), lr, lr * 0.1f,
-                    d.weightDecay(), d.clip(), d.warmupSteps(), a.longValue("seed", d.seed()), crtWeight, d.crtRampSteps(),
-                    a.flag("crt-detach"), d.crtLr(), d.restartEvery(), d.deadAfter(), a.longValue("stop-after", 0));
-            if (cfg.epochs() < 1 || cfg.batch() < 1) throw new UsageException("--epochs and --batch must be at least 1");
+            int epochs = a.integer("epochs", d.epochs()), batch = a.integer("batch", d.batch());
+            if (epochs < 1 || batch < 1) throw new UsageException("--epochs and --batch must be at least 1");
             limit = a.integer("limit", FashionMnist.Split.TRAIN.count());
             if (limit < 1) throw new UsageException("--limit must be at least 1");
+            // the ramp is capped at a fifth of the run (like the warmup), so short runs reach the full weight
+            long steps = (long) Math.min(limit, FashionMnist.Split.TRAIN.count()) / batch * epochs;
+            long ramp = a.longValue("crt-ramp", Math.min(d.crtRampSteps(), Math.max(1, steps / 5)));
+            if (ramp < 0) throw new UsageException("--crt-ramp must be >= 0");
+            cfg = new TokenizerTraining.Config(epochs, batch, lr, lr * 0.1f, d.weightDecay(), d.clip(), d.warmupSteps(),
+                    a.longValue("seed", d.seed()), crtWeight, ramp, a.flag("crt-detach"), d.crtLr(), d.restartEvery(), d.deadAfter(),
+                    a.longValue("stop-after", 0));
             if (Files.exists(out.resolve(TokenizerTraining.CHECKPOINT)))
                 throw new UsageException(out + " already holds a run; continue it with --resume " + out + " or choose another --out");
         }
@@ -103,11 +119,39 @@ final class TrainTokenizerCommand implements Command {
         model.save(out, r.steps());
         TokenizerTraining.writeReconstructions(out.resolve("reconstructions.png"), model, test, 16);
         Map<String, Object> m = metrics(model, cfg, r, train.size());
+        System.out.printf(Locale.ROOT, "test psnr %.2f dB (mse %.5f), codebook usage %.3f, entropy %.2f bits, %.0f images/s, %.1f s%n",
+                r.test().psnrDb(), r.test().mse(), r.test().codebookUsage(), r.test().entropyBits(), r.imagesPerSecond(), r.trainSeconds());
+        TrainClassifierCommand.writeJson(out.resolve("metrics.json"), m); // written again with the probe's numbers
+        m.putAll(tokensAndProbe(model, train, test, out, probe));
         TrainClassifierCommand.writeJson(out.resolve("metrics.json"), m);
-        System.out.printf(Locale.ROOT, "test psnr %.2f dB (mse %.5f), codebook usage %.3f, entropy %.2f bits, %.0f images/s, %.1f s; wrote %s%n",
-                r.test().psnrDb(), r.test().mse(), r.test().codebookUsage(), r.test().entropyBits(), r.imagesPerSecond(), r.trainSeconds(),
-                out.resolve("metrics.json"));
+        System.out.println("wrote " + out.resolve("metrics.json"));
         return 0;
+    }
+
+    /** Token file name in a tokenizer run directory. */
+    static final String TOKENS = "tokens.safetensors";
+
+    /**
+     * Encodes both sets into {@code out/tokens.safetensors}, then runs the probe (unless {@code probe} is null) on
+     * them; returns the metrics.json entries (encode seconds and, with a probe, the probe_* keys).
+     */
+    static Map<String, Object> tokensAndProbe(VqTokenizer model, Dataset train, Dataset test, Path out, TokenProbe.Options probe) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        long t0 = System.nanoTime();
+        TokenFile tokens = EncodeCommand.tokenFile(model, train, test, out);
+        tokens.write(out.resolve(TOKENS));
+        double encodeSecs = (System.nanoTime() - t0) / 1e9;
+        m.put("encode_seconds", encodeSecs);
+        System.out.printf(Locale.ROOT, "encoded %d train / %d test images in %.1f s; wrote %s%n", train.size(), test.size(), encodeSecs,
+                out.resolve(TOKENS));
+        if (probe == null) return m;
+        TokenProbe.Result p;
+        try (TrainingLog log = new TrainingLog("probe", "tok", probe.steps(), out.resolve("probe.log"))) {
+            p = TokenProbe.run(tokens, probe, log);
+        }
+        m.putAll(p.metrics());
+        System.out.println(p.summary());
+        return m;
     }
 
     /** metrics.json; {@code crt_loss} is present only when the regularizer ran (crt_weight > 0). */

@@ -222,10 +222,7 @@ public final class Study {
         TokenizerTraining.Result r = TokenizerTraining.train(model, sub, test, cfg, dir, resume, null);
         model.save(dir, r.steps());
         TokenizerTraining.writeReconstructions(dir.resolve("reconstructions.png"), model, test, 16);
-        TokenFile.Split tr = TokenizerTraining.encode(model, train.subset(Math.min(train.size(), plan.arSequences())));
-        TokenFile.Split te = TokenizerTraining.encode(model, test);
-        int side = vc.gridSide();
-        new TokenFile(vc.codebookSize(), vc.tokensPerImage(), side, side, train.numClasses(), tr, te,
+        TokenProbe.tokenFile(model, train.subset(Math.min(train.size(), plan.arSequences())), test,
                 Map.of("source", "fashion-mnist", "tokenizer", spec.id())).write(dir.resolve("tokens.safetensors"));
         double ssim = reconstructionSsim(model, test, 1000);
         TokenizerSummary s = new TokenizerSummary(spec, vc.tokensPerImage(), r.test().psnrDb(), ssim, r.test().codebookUsage(),

@@ -23,5 +23,9 @@
  *
  * <p>May depend on every model package and on {@code nn}, {@code optim}, {@code io}, {@code data}. The metric classes
  * ({@code SymmetricEigen}, {@code ImageMetrics}, {@code CodebookStats}) use only the JDK and {@code tensor}.
+ *
+ * <p>{@link org.tessella.eval.TokenProbe}: the tokenizer probe, a gpt-xs trained with a fixed seed for a fixed number
+ * of steps on a token file and evaluated in bits per token on its test sequences ({@code probe_bits_per_token} of
+ * {@code train-tokenizer}'s metrics.json), so that baseline and CRT tokens of equal size compare.
  */
 package org.tessella.eval;

@@ -1,6 +1,5 @@
 package org.tessella.tokenizer;
 
-import org.tessella.ar.TokenFile;
 import org.tessella.autograd.Ops;
 import org.tessella.autograd.Tape;
 import org.tessella.backend.Backends;
@@ -63,8 +62,8 @@ import java.util.Map;
  * evaluations at epoch ends are timed and counted apart and left out.
  *
  * <p>Metrics of this class: test MSE and PSNR, codebook usage and code entropy on the test set, the regularizer's
- * held-out loss. The stage-2 probe (bits per token of a small transformer trained on the tokens) is not computed here;
- * it belongs to a later stage of the pipeline that trains on the encoded token file.
+ * held-out loss. The stage-2 probe (bits per token of a small transformer trained on the tokens) is not computed here:
+ * {@code eval.TokenProbe} runs it on the encoded token file ({@code tessella train-tokenizer} does so when it ends).
  */
 public final class TokenizerTraining {
     private TokenizerTraining() {}
@@ -318,8 +317,12 @@ public final class TokenizerTraining {
                 crt == null ? Double.NaN : crtSum / data.size(), counts);
     }
 
-    /** Code indices of every image, row-major [n, tokensPerImage], with the dataset's labels. */
-    public static TokenFile.Split encode(VqTokenizer model, Dataset data) {
+
+    /**
+     * Code indices of every image of {@code data} (1x32x32 in [-1, 1]), row-major [n, tokensPerImage], in batches
+     * without recording gradients.
+     */
+    public static int[] encodeTokens(VqTokenizer model, Dataset data) {
         checkImages(data, "input");
         int n = model.tokens(), img = data.imageSize();
         int[] tokens = new int[data.size() * n];
@@ -335,14 +338,18 @@ public final class TokenizerTraining {
             }
         }
         model.train(wasTraining);
-        return new TokenFile.Split(tokens, data.labels().clone());
+        return tokens;
     }
 
     /**
      * Writes a grid PNG of the first {@code count} images (at most 8 per row) with their reconstructions: each row of
-     * originals is followed by the row of their reconstructions.
+     * originals is followed by the row of their reconstructions. The grid is {@code cols = min(8, n)} images wide and
+     * {@code 2 * ceil(n / cols)} high, 32x32 cells with 2-pixel white gaps. Returns the mean squared error of those
+     * reconstructions (on [-1, 1] images).
      */
-    public static void writeReconstructions(Path file, VqTokenizer model, Dataset data, int count) {
+    public static double writeReconstructions(Path file, VqTokenizer model, Dataset data, int count) {
+        checkImages(data, "input");
+        if (count < 1) throw new IllegalArgumentException("reconstructions: count must be at least 1, got " + count);
         int n = Math.min(count, data.size()), cols = Math.min(8, n), img = data.imageSize();
         int rows = (n + cols - 1) / cols;
         float[] recon;
@@ -353,6 +360,11 @@ public final class TokenizerTraining {
             recon = model.forward(images).reconstruction().toFloatArray();
         }
         model.train(wasTraining);
+        double sq = 0;
+        for (int i = 0; i < n * img; i++) {
+            double d = recon[i] - data.images()[i];
+            sq += d * d;
+        }
         float[] grid = new float[2 * rows * cols * img];
         Arrays.fill(grid, 1f);
         for (int i = 0; i < n; i++) {
@@ -361,6 +373,7 @@ public final class TokenizerTraining {
             System.arraycopy(recon, i * img, grid, ((2 * r + 1) * cols + c) * img, img);
         }
         Png.writeGrid(file, grid, 2 * rows * cols, VqConfig.IMAGE_SIZE, VqConfig.IMAGE_SIZE, 2 * rows, cols, 2, Png.Range.MINUS_ONE_ONE);
+        return sq / ((double) n * img);
     }
 
     static void save(Path file, VqTokenizer model, AdamW opt, CrtRegularizer crt, AdamW crtOpt, Config cfg, Batcher batcher,

@@ -12,9 +12,11 @@ import org.tessella.tensor.DType;
 import org.tessella.tensor.Shape;
 import org.tessella.tensor.ShapeException;
 import org.tessella.tensor.Tensor;
+import org.tessella.tensor.Workspace;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -28,6 +30,13 @@ import java.util.Map;
  *
  * <p>Loss: {@code loss = mse(reconstruction, images) + codebookLoss + commitment * commitLoss}. A CRT regularizer
  * term, when used, is added by the caller from {@code quant().latents()}.
+ *
+ * <p>One image at a time, from a trained run directory:
+ * <pre>{@code
+ * VqTokenizer tok = VqTokenizer.load(Path.of("runs/vq"));
+ * int[] tokens = tok.encode(image);      // 28x28 (padded) or 32x32 grey values in [-1, 1]
+ * float[] decoded = tok.decode(tokens);  // 32x32 values in [-1, 1]
+ * }</pre>
  */
 public final class VqTokenizer extends Module {
     public final VqConfig config;
@@ -54,6 +63,57 @@ public final class VqTokenizer extends Module {
 
     /** Tokens per image (64 or 16 for the presets). */
     public int tokens() { return config.tokensPerImage(); }
+
+    /** Side of the Fashion-MNIST images that {@link #encode(float[])} also accepts (padded by 2 like {@code FashionMnist}). */
+    public static final int SOURCE_SIZE = 28;
+
+    /**
+     * Code indices ({@link #tokens()} of them, raster order) of one grey image, given as {@code 28 * 28 = 784} values
+     * (a Fashion-MNIST image: padded by 2 pixels of background -1 on every side, as {@code FashionMnist} does) or
+     * {@code 32 * 32 = 1024} values (taken as is), row-major, in [-1, 1] with -1 the background (a 0..255 pixel p is
+     * {@code p / 127.5 - 1}). For batches use {@link #encodeIndices}. Throws an IllegalArgumentException naming the
+     * size or the first value out of range.
+     */
+    public int[] encode(float[] image) {
+        int s = VqConfig.IMAGE_SIZE, pad = (s - SOURCE_SIZE) / 2;
+        float[] x;
+        if (image.length == s * s) x = image;
+        else if (image.length == SOURCE_SIZE * SOURCE_SIZE) {
+            x = new float[s * s];
+            Arrays.fill(x, -1f);
+            for (int r = 0; r < SOURCE_SIZE; r++) System.arraycopy(image, r * SOURCE_SIZE, x, (r + pad) * s + pad, SOURCE_SIZE);
+        } else
+            throw new IllegalArgumentException("tokenizer: wants one grey image of " + SOURCE_SIZE + "x" + SOURCE_SIZE + " ("
+                    + SOURCE_SIZE * SOURCE_SIZE + " values) or " + s + "x" + s + " (" + s * s + " values), got " + image.length
+                    + " values" + (image.length % (s * s) == 0 ? " (" + image.length / (s * s) + " channels or images of "
+                    + s + "x" + s + "? use encodeIndices for a batch [B, 1, " + s + ", " + s + "])" : ""));
+        for (int i = 0; i < image.length; i++)
+            if (!(Math.abs(image[i]) <= 1f + RANGE_SLACK))
+                throw new IllegalArgumentException("tokenizer: image values must be in [-1, 1] (background -1; a 0..255 pixel p is p / 127.5 - 1), got "
+                        + image[i] + " at index " + i);
+        try (var ignored = Tape.noGrad(); Workspace w = new Workspace().open()) {
+            return encodeIndices(Tensor.of(x.clone(), 1, 1, s, s)).toIntArray();
+        }
+    }
+
+    /**
+     * One 32x32 grey image (1024 values, row-major, clamped to [-1, 1]) from {@link #tokens()} code indices in raster
+     * order, each in [0, codebook size). The inverse of {@link #encode(float[])} up to the tokenizer's reconstruction
+     * error; for batches use {@link #decodeIndices}.
+     */
+    public float[] decode(int[] tokens) {
+        if (tokens.length != tokens())
+            throw new IllegalArgumentException("tokenizer " + config.name() + ": wants " + tokens() + " code indices, got " + tokens.length);
+        float[] out;
+        try (var ignored = Tape.noGrad(); Workspace w = new Workspace().open()) {
+            out = decodeIndices(Tensor.ofInts(tokens.clone(), 1, tokens.length)).toFloatArray();
+        }
+        for (int i = 0; i < out.length; i++) out[i] = Math.max(-1f, Math.min(1f, out[i]));
+        return out;
+    }
+
+    /** How far outside [-1, 1] {@link #encode(float[])} lets values be (float rounding of a caller's scaling). */
+    private static final float RANGE_SLACK = 1e-3f;
 
     /** Raw encoder latents as a raster-order sequence [B, N, D]. */
     public Tensor encodeLatents(Tensor images) {
@@ -113,6 +173,27 @@ public final class VqTokenizer extends Module {
         return Ops.reshape(Ops.permute(seq, 0, 2, 1), b, d, h, w);
     }
 
+    /**
+     * The first difference between a model's tensors and a file's, in the model's order: a tensor whose shape differs
+     * (named with both shapes), one the file lacks, or (after all of the model's) one the file has and the model does
+     * not; null when they match.
+     */
+    static String firstMismatch(Map<String, Tensor> own, Map<String, Tensor> file) {
+        for (Map.Entry<String, Tensor> e : own.entrySet()) {
+            Tensor t = file.get(e.getKey());
+            if (t == null)
+                return "tensor " + e.getKey() + " " + Shape.str(e.getValue().shape()) + " is missing from the file"
+                        + (file.isEmpty() ? " (it holds no tensors)" : " (its first tensor is " + file.keySet().iterator().next() + ")");
+            if (!Arrays.equals(t.shape(), e.getValue().shape()))
+                return "tensor " + e.getKey() + " is " + Shape.str(t.shape()) + " in the file but " + Shape.str(e.getValue().shape())
+                        + " in the config";
+        }
+        for (Map.Entry<String, Tensor> e : file.entrySet())
+            if (!own.containsKey(e.getKey()))
+                return "the file holds tensor " + e.getKey() + " " + Shape.str(e.getValue().shape()) + " that the config has no place for";
+        return null;
+    }
+
     /** File name of a trained tokenizer's weights in its run directory. */
     public static final String WEIGHTS = "tokenizer.safetensors";
 
@@ -151,8 +232,14 @@ public final class VqTokenizer extends Module {
             throw new TessellaIOException(file, "bad tokenizer config: " + e.getMessage());
         }
         VqTokenizer m = new VqTokenizer(vc, new Init(0));
+        Map<String, Tensor> state = c.without(TokenizerTraining.OPTIM_PREFIX, TokenizerTraining.CRT_PREFIX, TokenizerTraining.USAGE_PREFIX);
+        String mismatch = firstMismatch(m.stateDict(), state);
+        if (mismatch != null)
+            throw new TessellaIOException(file, "weights do not match its tokenizer config " + vc.name() + " (" + vc.tokensPerImage()
+                    + " tokens, codebook " + vc.codebookSize() + ", " + vc.channels() + " channels): " + mismatch
+                    + "; a tokenizer of another architecture, or a file from another program?");
         try {
-            m.loadStateDict(c.without(TokenizerTraining.OPTIM_PREFIX, TokenizerTraining.CRT_PREFIX, TokenizerTraining.USAGE_PREFIX));
+            m.loadStateDict(state);
         } catch (RuntimeException e) {
             throw new TessellaIOException(file, "weights do not match its tokenizer config " + vc.name() + ": " + e.getMessage());
         }

@@ -6,9 +6,11 @@
  * {@link org.tessella.tokenizer.VqConfig} holds its shape (presets {@code vq-s}: 64 tokens, {@code vq-s16}: 16
  * tokens; codebooks 64 to 4096). Latents are exchanged as raster-order sequences [B, N, D]. The CRT regularizer
  * ({@link org.tessella.tokenizer.CrtRegularizer}) reads the normalised pre-quantization latents during stage-1
- * training only.
+ * training only. One image at a time: {@code VqTokenizer.load(dir)}, {@code encode(float[])} (28x28 padded like
+ * Fashion-MNIST, or 32x32, in [-1, 1]) to code indices, {@code decode(int[])} back to a 32x32 image.
  *
- * <p>Depends on {@code nn}, {@code optim}, {@code io}, {@code data} (and {@code ar} for the stage-2 probe), and through
- * them on autograd, backend, tensor.
+ * <p>Depends on {@code nn}, {@code optim}, {@code io}, {@code data}, and through them on autograd, backend, tensor
+ * (not on {@code ar}: token files are built in {@code eval.TokenProbe.tokenFile}). The stage-2 probe of a tokenizer's tokens is
+ * {@code eval.TokenProbe}, not here.
  */
 package org.tessella.tokenizer;

@@ -1,19 +1,26 @@
 package org.tessella.docs;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.tessella.autograd.Tape;
+import org.tessella.data.SyntheticImages;
+import org.tessella.nn.Init;
 import org.tessella.tensor.Tensor;
+import org.tessella.tokenizer.VqConfig;
+import org.tessella.tokenizer.VqTokenizer;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.tessella.autograd.Functional.crossEntropy;
 import static org.tessella.autograd.Ops.*;
 
-/** The README's Java example, verbatim, plus a check that the README still contains it. */
+/** The README's Java examples, verbatim (the tokenizer's with a temporary directory), plus checks that the README still contains them. */
 class ReadmeExampleTest {
     @Test
     void readmeSnippetRunsAndProducesGradients() throws Exception {
@@ -30,5 +37,29 @@ class ReadmeExampleTest {
         String readme = Files.readString(Path.of("README.md"));
         assertTrue(readme.contains("Tensor loss = crossEntropy(matmul(relu(matmul(x, w1)), w2), y);"), "README lost the example");
         assertTrue(readme.contains("Tape.backward(loss);"), "README lost the example");
+    }
+
+    @Test
+    void readmeTokenizerSnippetEncodesAndDecodes(@TempDir Path tmp) throws Exception {
+        new VqTokenizer(new VqConfig("small", 16, 64, 32, 8, 8, 0.25f), new Init(3)).save(tmp, 0);
+        String dir = tmp.toString();
+        float[] image = SyntheticImages.shapes(1, 28, 28, 6, 1).images();   // a 28x28 grey image in [-1, 1]
+
+        VqTokenizer tok = VqTokenizer.load(Path.of(dir));                    // org.tessella.tokenizer
+        int[] tokens = tok.encode(image);      // 28x28 (padded like Fashion-MNIST) or 32x32 grey values in [-1, 1]
+        float[] decoded = tok.decode(tokens);  // a 32x32 image, values in [-1, 1]
+
+        assertEquals(64, tokens.length);
+        assertEquals(32 * 32, decoded.length);
+        for (float v : decoded) assertTrue(v >= -1f && v <= 1f, "decoded value " + v);
+        float[] padded = new float[32 * 32];
+        Arrays.fill(padded, -1f);
+        for (int r = 0; r < 28; r++) System.arraycopy(image, r * 28, padded, (r + 2) * 32 + 2, 28);
+        assertArrayEquals(tokens, tok.encode(padded), "28x28 is padded by 2 on every side, as FashionMnist does");
+        assertArrayEquals(tok.encodeIndices(Tensor.of(padded, 1, 1, 32, 32)).toIntArray(), tokens);
+        String readme = Files.readString(Path.of("README.md"));
+        for (String line : new String[]{"VqTokenizer tok = VqTokenizer.load(Path.of(", "int[] tokens = tok.encode(image);",
+                "float[] decoded = tok.decode(tokens);"})
+            assertTrue(readme.contains(line), "README lost the tokenizer example: " + line);
     }
 }

@@ -110,7 +110,7 @@ class TokenizerTrainingTest {
     @Test
     void encodeGivesATokenFileThatTrainArReads(@TempDir Path tmp) throws Exception {
         VqTokenizer model = new VqTokenizer(SMALL, new Init(3));
-        TokenFile.Split s = TokenizerTraining.encode(model, TEST);
+        TokenFile.Split s = new TokenFile.Split(TokenizerTraining.encodeTokens(model, TEST), TEST.labels().clone());
         assertEquals(TEST.size() * 64, s.tokens().length);
         for (int t : s.tokens()) assertTrue(t >= 0 && t < 32);
         assumeTrue(Files.exists(Path.of(FashionMnist.SYSTEM_DIR)), "Fashion-MNIST is not installed: the CLI part is skipped");
@@ -127,7 +127,7 @@ class TokenizerTrainingTest {
         assertEquals(40, tf.train().size());
         assertEquals(40, tf.test().size());
         Dataset first = FashionMnist.load(Optional.empty(), FashionMnist.Split.TEST, 40);
-        assertArrayEquals(TokenizerTraining.encode(model, first).tokens(), tf.test().tokens());
+        assertArrayEquals(TokenizerTraining.encodeTokens(model, first), tf.test().tokens());
     }
 
     @Test
@@ -157,7 +157,7 @@ class TokenizerTrainingTest {
                 TokenizerTraining.train(new VqTokenizer(SMALL, new Init(1)), small, small, config(1, 0f), tmp, false, null));
         assertTrue(e2.getMessage().contains("1x32x32") && e2.getMessage().contains("1x28x28"), e2.getMessage());
         assertEquals(1, e2.getMessage().lines().count());
-        assertThrows(IllegalArgumentException.class, () -> TokenizerTraining.encode(new VqTokenizer(SMALL, new Init(1)), small));
+        assertThrows(IllegalArgumentException.class, () -> TokenizerTraining.encodeTokens(new VqTokenizer(SMALL, new Init(1)), small));
 
         String err3 = stderrOf(() -> assertEquals(2, Main.run(new String[]{"train-tokenizer", "--resume", empty.toString()})));
         assertTrue(err3.contains("no run to resume"), err3);
