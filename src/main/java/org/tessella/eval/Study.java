@@ -54,7 +54,7 @@ public final class Study {
      * evaluated after {@code 1/2^(evalPoints-1) ... 1/2, 1} of their steps.
      */
     public record Plan(String kind, List<TokenizerSpec> tokenizers, List<String> models, int tokenizerImages, int tokenizerEpochs,
-                       int arSequences, int arEpochs, int evalPoints, int evalSequences, int fdSamples, float cfg,
+                       int tokenizerBatch, int arSequences, int arEpochs, int evalPoints, int evalSequences, int fdSamples, float cfg,
                        int classifierEpochs, long seed) {
         /**
          * A plan for about {@code minutes} on a two-core machine (costs measured there: see the README's study
@@ -70,14 +70,15 @@ public final class Study {
             int arEpochs = minutes < 120 ? 1 : (int) Math.min(10, Math.round(minutes / 120));
             int points = minutes < 60 ? 3 : 5;
             int fd = (int) Math.min(2000, Math.max(300, Math.round(minutes * 15)));
-            return new Plan(minutes < 60 ? "reduced" : "full", grid(crtWeight), models, tokImages, tokEpochs, arSeq, arEpochs, points,
+            return new Plan(minutes < 60 ? "reduced" : "full", grid(crtWeight), models, tokImages, tokEpochs, tokImages < 20_000 ? 32 : 64,
+                    arSeq, arEpochs, points,
                     2000, fd, 2f, minutes < 60 ? 1 : 3, 1);
         }
 
         /** The quickstart: one compression level, baseline and CRT, gpt-xs, a few minutes in all. */
         public static Plan quickstart(float crtWeight) {
             return new Plan("quickstart", List.of(new TokenizerSpec("t64-base", "vq-s", 1024, 0f), new TokenizerSpec("t64-crt", "vq-s", 1024, crtWeight)),
-                    List.of("gpt-xs"), 6000, 1, 10_000, 1, 2, 1000, 300, 2f, 1, 1);
+                    List.of("gpt-xs"), 4000, 1, 32, 6000, 1, 2, 1000, 300, 2f, 1, 1);
         }
 
         static List<TokenizerSpec> grid(float crtWeight) {
@@ -101,6 +102,7 @@ public final class Study {
             m.put("models", new ArrayList<>(models));
             m.put("tokenizer_images", tokenizerImages);
             m.put("tokenizer_epochs", tokenizerEpochs);
+            m.put("tokenizer_batch", tokenizerBatch);
             m.put("ar_sequences", arSequences);
             m.put("ar_epochs", arEpochs);
             m.put("eval_points", evalPoints);
@@ -215,16 +217,19 @@ public final class Study {
         VqConfig vc = VqConfig.preset(spec.preset()).withCodebookSize(spec.codebook());
         TokenizerTraining.Config cfg = studyTokenizerConfig(plan).withCrt(spec.crtWeight(), false);
         Dataset sub = train.subset(Math.min(train.size(), plan.tokenizerImages()));
+        // test-set numbers, reconstructions and the stage-2 validation tokens all come from the first evalSequences
+        // test images; the Frechet reference uses the whole test set
+        Dataset testSub = test.subset(Math.min(test.size(), plan.evalSequences()));
         VqTokenizer model = new VqTokenizer(vc, new Init(plan.seed()));
         boolean resume = Files.exists(dir.resolve(TokenizerTraining.CHECKPOINT));
         say.accept(String.format(Locale.ROOT, "tokenizer %s: %s, crt weight %s, %d images x %d epoch(s)%s", spec.id(), vc.name(),
                 spec.crtWeight(), sub.size(), cfg.epochs(), resume ? ", resuming" : ""));
-        TokenizerTraining.Result r = TokenizerTraining.train(model, sub, test, cfg, dir, resume, null);
+        TokenizerTraining.Result r = TokenizerTraining.train(model, sub, testSub, cfg, dir, resume, null);
         model.save(dir, r.steps());
-        TokenizerTraining.writeReconstructions(dir.resolve("reconstructions.png"), model, test, 16);
-        TokenProbe.tokenFile(model, train.subset(Math.min(train.size(), plan.arSequences())), test,
+        TokenizerTraining.writeReconstructions(dir.resolve("reconstructions.png"), model, testSub, 16);
+        TokenProbe.tokenFile(model, train.subset(Math.min(train.size(), plan.arSequences())), testSub,
                 Map.of("source", "fashion-mnist", "tokenizer", spec.id())).write(dir.resolve("tokens.safetensors"));
-        double ssim = reconstructionSsim(model, test, 1000);
+        double ssim = reconstructionSsim(model, testSub, 1000);
         TokenizerSummary s = new TokenizerSummary(spec, vc.tokensPerImage(), r.test().psnrDb(), ssim, r.test().codebookUsage(),
                 r.test().entropyBits(), Math.pow(2, r.test().entropyBits()), r.test().crtLoss(), r.trainSeconds(), r.trainFlops());
         Map<String, Object> m = new LinkedHashMap<>();
@@ -246,8 +251,8 @@ public final class Study {
     /** The tokenizer trainer's defaults with the plan's epochs and seed, and a CRT ramp short enough for short runs. */
     static TokenizerTraining.Config studyTokenizerConfig(Plan plan) {
         TokenizerTraining.Config d = TokenizerTraining.Config.defaults();
-        long steps = (long) plan.tokenizerImages() / d.batch() * plan.tokenizerEpochs();
-        return new TokenizerTraining.Config(plan.tokenizerEpochs(), d.batch(), d.lr(), d.minLr(), d.weightDecay(), d.clip(), d.warmupSteps(),
+        long steps = (long) plan.tokenizerImages() / plan.tokenizerBatch() * plan.tokenizerEpochs();
+        return new TokenizerTraining.Config(plan.tokenizerEpochs(), plan.tokenizerBatch(), d.lr(), d.minLr(), d.weightDecay(), d.clip(), d.warmupSteps(),
                 plan.seed(), 0f, Math.min(d.crtRampSteps(), Math.max(1, steps / 5)), false, d.crtLr(), d.restartEvery(), d.deadAfter(), 0);
     }
 

@@ -42,7 +42,7 @@ class StudyReportTest {
             pts.add(new Point("t64-base", "gpt-xs", 10L * i, flops, i, 8 - i, 40 - 10 * i, 0.5 + 0.1 * i));
             pts.add(new Point("t64-crt", "gpt-xs", 10L * i, flops, i, 8 - i - crtShift, 40 - 10 * i - 10 * crtShift, 0.5 + 0.1 * i));
         }
-        Study.Plan plan = new Study.Plan("test", List.of(b, c), List.of("gpt-xs"), 100, 1, 100, 1, 3, 100, 100, 2f, 1, 1);
+        Study.Plan plan = new Study.Plan("test", List.of(b, c), List.of("gpt-xs"), 100, 1, 32, 100, 1, 3, 100, 100, 2f, 1, 1);
         return new Study.Results(plan, toks, pts, dir);
     }
 
