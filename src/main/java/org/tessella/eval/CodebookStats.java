@@ -52,20 +52,8 @@ public record CodebookStats(int codebookSize, int usedCodes, long tokens, double
         return counts;
     }
 
-    /**
-     * Entropy in bits of the distribution {@code counts / sum(counts)}; 0 when all counts are 0. Summed in code order
-     * with {@link StrictMath#log}, so the value is the same on every platform.
-     */
+    /** Entropy in bits of the distribution {@code counts / sum(counts)}; 0 when all counts are 0 (the quantizer's own). */
     public static double entropyBits(long[] counts) {
-        long total = 0;
-        for (long c : counts) total += c;
-        if (total == 0) return 0;
-        double nats = 0;
-        for (long c : counts) {
-            if (c == 0) continue; // 0 log 0 = 0
-            double p = (double) c / total;
-            nats -= p * StrictMath.log(p);
-        }
-        return Math.max(0, nats / StrictMath.log(2));
+        return org.tessella.tokenizer.VectorQuantizer.entropyBits(counts);
     }
 }

@@ -145,7 +145,10 @@ public final class VectorQuantizer extends Module {
     /** Entropy in bits of the code distribution in the current window (0 when empty; log2(K) when uniform). */
     public double entropyBits() { return entropyBits(windowCounts); }
 
-    /** Entropy in bits of a histogram. */
+    /**
+     * Entropy in bits of a histogram; 0 when it is empty. Summed in code order with {@link StrictMath#log}, so the value
+     * is the same on every platform.
+     */
     public static double entropyBits(long[] counts) {
         long total = 0;
         for (long c : counts) total += c;
@@ -154,9 +157,9 @@ public final class VectorQuantizer extends Module {
         for (long c : counts) {
             if (c == 0) continue;
             double p = (double) c / total;
-            h -= p * Math.log(p);
+            h -= p * StrictMath.log(p);
         }
-        return h / Math.log(2);
+        return Math.max(0, h / StrictMath.log(2));
     }
 
     /** Steps without use after which a code counts as dead (default 200). */
