@@ -6,18 +6,28 @@ import jdk.incubator.vector.VectorSpecies;
 import org.tessella.tensor.Tensor;
 
 /**
- * Convolution as im2col + {@link Gemm}, nearest-neighbour upsampling and average pooling, on contiguous NCHW tensors.
+ * Convolution, nearest-neighbour upsampling and average pooling, on contiguous NCHW tensors.
  *
- * <p>Convolution: for each image, {@code col} [C*kh*kw, Ho*Wo] holds the input patches, so that
- * {@code y = w @ col} (w viewed as [O, C*kh*kw]), {@code gcol = w^T @ gy} (then col2im adds gcol back into gx) and
- * {@code gw = sum over images of gy @ col^T}. A 1x1 stride-1 unpadded convolution uses x itself as col. Images go
- * through in chunks whose scratch (col, and the per-image weight-gradient partials) fits about
- * {@link #SCRATCH_FLOATS} floats (at least one image) of a per-thread array that is reused from call to call (8 MB, so
- * a chunk's col is still in cache when the GEMM packs it); each GEMM runs over a whole chunk at once (batched).
+ * <p>Convolution, with w viewed as [O, C*kh*kw] and col(x) the im2col matrix [C*kh*kw, Ho*Wo] of one image:
+ * <ul>
+ *   <li>Forward, {@code y = w @ col(x) + bias}: an implicit GEMM ({@link ConvGemm}) that never builds col: B is read
+ *       straight from a padded copy of each image (or packed from it, panel by panel, for odd row widths), with the
+ *       bias added when the first K block is stored. A 1x1 stride-1 unpadded convolution is a batched {@link Gemm}
+ *       on x itself.
+ *   <li>Input gradient: with stride 1 it is the convolution of gy with the weights transposed and flipped (padding
+ *       k-1-pad), the same implicit GEMM; otherwise (stride 2 downsampling, fewer than MR input channels)
+ *       {@code gcol = w^T @ gy} per image and col2im, one image per task so gcol stays in that thread's cache.
+ *   <li>Weight gradient: one GEMM per kernel tap whose reduction runs over all images and pixels
+ *       ({@link ConvWeightGrad}); below {@link #TAP_MIN_CHANNELS} input channels, per-image GEMMs over im2col chunks
+ *       whose partials are added in image order. The bias gradient is a double sum per output channel.
+ * </ul>
  *
- * <p>Determinism: GEMMs are deterministic; im2col, col2im and the pooling kernels work per (image, channel) plane,
- * each plane on one thread in a fixed order; the weight gradient is the per-image partials added elementwise in image
- * order, the bias gradient a double sum in image order. Chunking depends on shapes only and changes no result.
+ * <p>Determinism: every GEMM-like kernel here sums each output in a fixed order that does not depend on the thread
+ * count or the vector width (see {@link Gemm}, {@link ConvGemm}, {@link ConvWeightGrad}); which path runs depends only
+ * on the shapes, except where the paths do the same operations in the same order (ConvGemm's three ways to read B; the
+ * pointwise GEMM). col2im and the pooling kernels work per (image, channel) plane, each plane on one thread in a fixed
+ * order; the im2col fallback adds its per-image partials in image order; the bias gradient adds pixels in eight
+ * interleaved double chains (pixel index mod 8, images in order) combined pairwise.
  */
 final class Conv {
     private Conv() {}
@@ -25,7 +35,16 @@ final class Conv {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int VL = S.length();
 
-    /** Target size of the im2col scratch (floats): the chunk of images is chosen to fit it (at least one image). */
+    /**
+     * Below this many input channels the weight gradient goes through im2col and per-image GEMMs (the tap GEMM would
+     * pad the channels to a whole NR-wide vector tile). A constant, so the path never depends on the vector width.
+     */
+    static final int TAP_MIN_CHANNELS = 8;
+
+    /**
+     * Target size of the im2col scratch of the few-channel weight gradient (floats): the chunk of images is chosen to
+     * fit it (at least one image), in a per-thread array reused from call to call.
+     */
     static final int SCRATCH_FLOATS = 1 << 21;
 
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][]{new float[0]});
@@ -48,9 +67,7 @@ final class Conv {
         int p() { return ho * wo; }
         int hw() { return h * w; }
         boolean pointwise() { return kh == 1 && kw == 1 && stride == 1 && pad == 0; }
-        /** Images per chunk, so that a chunk's col stays near SCRATCH_FLOATS. */
-        int chunk() { return chunk(ckk() * p()); }
-
+        ConvGemm.Window window() { return new ConvGemm.Window(c, h, w, kh, kw, stride, pad, pad, ho, wo); }
         /** Images per chunk when each takes perImage floats of scratch. */
         int chunk(int perImage) { return (int) Math.max(1, Math.min(n, SCRATCH_FLOATS / Math.max(1L, perImage))); }
     }
@@ -61,46 +78,52 @@ final class Conv {
         Geo g = Geo.of(x, w, y, stride, padding);
         float[] xa = x.floats(), wa = w.floats(), ya = y.floats();
         int xo = x.offset(), wo = w.offset(), yo = y.offset();
-        int op = g.o() * g.p();
-        float beta = 0f;
-        if (bias != null) { // y starts as the bias; the GEMM adds w @ col to it
-            float[] ba = bias.floats();
-            int bo = bias.offset();
-            WorkerPool.global().parallelFor(g.n() * g.o(), 64, (s, e) -> {
-                for (int i = s; i < e; i++) Arrays.fill(ya, yo + i * g.p(), yo + (i + 1) * g.p(), ba[bo + i % g.o()]);
-            });
-            beta = 1f;
-        }
-        if (g.pointwise()) {
+        if (g.pointwise()) { // y[n] = w @ x[n] + bias: x is already col, a batched GEMM
+            float beta = 0f;
+            if (bias != null) { // y starts as the bias; the GEMM adds w @ x to it (acc + bias, as ConvGemm does)
+                float[] ba = bias.floats();
+                int bo = bias.offset();
+                WorkerPool.global().parallelFor(g.n() * g.o(), 64, (s, e) -> {
+                    for (int i = s; i < e; i++) Arrays.fill(ya, yo + i * g.p(), yo + (i + 1) * g.p(), ba[bo + i % g.o()]);
+                });
+                beta = 1f;
+            }
             Gemm.gemm(g.n(), g.o(), g.p(), g.c(), wa, wo, 0, false, xa, xo, g.c() * g.hw(), false, ya, yo, 1f, beta);
             return;
         }
-        int chunk = g.chunk(), colSize = g.ckk() * g.p();
-        float[] col = scratch(chunk * colSize);
-        for (int n0 = 0; n0 < g.n(); n0 += chunk) {
-            int nc = Math.min(chunk, g.n() - n0);
-            im2col(g, xa, xo + n0 * g.c() * g.hw(), nc, col);
-            Gemm.gemm(nc, g.o(), g.p(), g.ckk(), wa, wo, 0, false, col, 0, colSize, false,
-                    ya, yo + n0 * op, 1f, beta);
-        }
+        float[] pa = ConvGemm.packRows(wa, wo, g.o(), g.ckk());
+        ConvGemm.run(g.window(), g.n(), pa, g.o(), xa, xo, ya, yo,
+                bias == null ? null : bias.floats(), bias == null ? 0 : bias.offset());
     }
 
     static void conv2dBackwardInput(Tensor gy, Tensor w, int stride, int padding, Tensor gx) {
         Geo g = Geo.of(gx, w, gy, stride, padding);
         float[] gya = gy.floats(), wa = w.floats(), gxa = gx.floats();
         int gyo = gy.offset(), wo = w.offset(), gxo = gx.offset();
+        if (!g.pointwise() && g.stride() == 1 && g.pad() < g.kh() && g.pad() < g.kw() && g.c() >= Gemm.MR) {
+            // gx = gy convolved with the flipped, transposed weights, padding k-1-pad: an implicit GEMM as forward
+            float[] pa = ConvGemm.packFlipped(wa, wo, g.o(), g.c(), g.kh(), g.kw());
+            ConvGemm.Window win = new ConvGemm.Window(g.o(), g.ho(), g.wo(), g.kh(), g.kw(), 1,
+                    g.kh() - 1 - g.pad(), g.kw() - 1 - g.pad(), g.h(), g.w());
+            ConvGemm.run(win, g.n(), pa, g.c(), gya, gyo, gxa, gxo, null, 0);
+            return;
+        }
         int op = g.o() * g.p();
         if (g.pointwise()) { // gx[n] = w^T @ gy[n], w stored [O, C]
             Gemm.gemm(g.n(), g.c(), g.hw(), g.o(), wa, wo, 0, true, gya, gyo, op, false, gxa, gxo, 1f, 0f);
             return;
         }
-        int chunk = g.chunk(), colSize = g.ckk() * g.p();
-        float[] col = scratch(chunk * colSize);
-        for (int n0 = 0; n0 < g.n(); n0 += chunk) {
-            int nc = Math.min(chunk, g.n() - n0);
-            Gemm.gemm(nc, g.ckk(), g.p(), g.o(), wa, wo, 0, true, gya, gyo + n0 * op, op, false, col, 0, 1f, 0f);
-            col2im(g, col, nc, gxa, gxo + n0 * g.c() * g.hw());
-        }
+        // Strided (or over-padded): gcol = w^T @ gy[n], then col2im, one image per task unit, so that an image's
+        // gcol stays in its thread's cache between the GEMM (which then runs inline on that thread) and col2im.
+        int colSize = g.ckk() * g.p(), chw = g.c() * g.hw();
+        WorkerPool.global().parallelFor(g.n(), 1, (s, e) -> {
+            float[] col = scratch(colSize);
+            for (int i = s; i < e; i++) {
+                Gemm.gemm(1, g.ckk(), g.p(), g.o(), wa, wo, 0, true, gya, gyo + i * op, op, false, col, 0, 1f, 0f);
+                for (int ch = 0; ch < g.c(); ch++)
+                    col2imPlane(g, col, ch * g.kh() * g.kw() * g.p(), gxa, gxo + i * chw + ch * g.hw());
+            }
+        });
     }
 
     static void conv2dBackwardWeight(Tensor gy, Tensor x, int stride, int padding, Tensor gw, Tensor gBias) {
@@ -108,35 +131,51 @@ final class Conv {
         float[] gya = gy.floats(), xa = x.floats(), gwa = gw.floats();
         int gyo = gy.offset(), xo = x.offset(), gwo = gw.offset();
         int op = g.o() * g.p(), chw = g.c() * g.hw();
-        // gw = sum over images, in order, of gy[n] [O, P] @ col[n]^T, col[n] [CKK, P]: one batched GEMM per chunk
-        // into per-image partials, then the partials added to gw in image order.
-        int colSize = g.pointwise() ? 0 : g.ckk() * g.p(), partSize = g.o() * g.ckk();
-        int chunk = g.chunk(colSize + partSize);
-        float[] buf = scratch(chunk * (colSize + partSize));
-        int partOff = chunk * colSize;
-        for (int n0 = 0; n0 < g.n(); n0 += chunk) {
-            int nc = Math.min(chunk, g.n() - n0);
-            if (g.pointwise()) {
-                Gemm.gemm(nc, g.o(), g.c(), g.p(), gya, gyo + n0 * op, op, false, xa, xo + n0 * chw, chw, true,
-                        buf, partOff, 1f, 0f);
-            } else {
-                im2col(g, xa, xo + n0 * chw, nc, buf);
-                Gemm.gemm(nc, g.o(), g.ckk(), g.p(), gya, gyo + n0 * op, op, false, buf, 0, colSize, true,
-                        buf, partOff, 1f, 0f);
+        if (g.c() >= TAP_MIN_CHANNELS) {
+            ConvWeightGrad.run(g.n(), g.c(), g.h(), g.w(), g.o(), g.kh(), g.kw(), g.stride(), g.pad(), g.ho(), g.wo(),
+                    gya, gyo, xa, xo, gwa, gwo);
+        } else {
+            // few input channels: gw = sum over images, in order, of gy[n] [O, P] @ col[n]^T, col[n] [CKK, P]: one
+            // batched GEMM per chunk into per-image partials, then the partials added to gw in image order.
+            int colSize = g.pointwise() ? 0 : g.ckk() * g.p(), partSize = g.o() * g.ckk();
+            int chunk = g.chunk(colSize + partSize);
+            float[] buf = scratch(chunk * (colSize + partSize));
+            int partOff = chunk * colSize;
+            for (int n0 = 0; n0 < g.n(); n0 += chunk) {
+                int nc = Math.min(chunk, g.n() - n0);
+                if (g.pointwise()) {
+                    Gemm.gemm(nc, g.o(), g.c(), g.p(), gya, gyo + n0 * op, op, false, xa, xo + n0 * chw, chw, true,
+                            buf, partOff, 1f, 0f);
+                } else {
+                    im2col(g, xa, xo + n0 * chw, nc, buf);
+                    Gemm.gemm(nc, g.o(), g.ckk(), g.p(), gya, gyo + n0 * op, op, false, buf, 0, colSize, true,
+                            buf, partOff, 1f, 0f);
+                }
+                sumInto(buf, partOff, partSize, nc, gwa, gwo, n0 == 0);
             }
-            sumInto(buf, partOff, partSize, nc, gwa, gwo, n0 == 0);
         }
         if (gBias != null) {
             float[] gba = gBias.floats();
-            int gbo = gBias.offset();
-            WorkerPool.global().parallelFor(g.o(), Math.max(1, (1 << 16) / Math.max(1, g.n() * g.p())), (s, e) -> {
+            int gbo = gBias.offset(), p = g.p();
+            // eight interleaved double chains (pixel index mod 8) so that the adds overlap; a fixed order, scalar
+            WorkerPool.global().parallelFor(g.o(), Math.max(1, (1 << 16) / Math.max(1, g.n() * p)), (s, e) -> {
                 for (int o = s; o < e; o++) {
-                    double sum = 0;
+                    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
                     for (int i = 0; i < g.n(); i++) {
-                        int base = gyo + i * op + o * g.p();
-                        for (int q = 0; q < g.p(); q++) sum += gya[base + q];
+                        int base = gyo + i * op + o * p, q = 0;
+                        for (; q + 8 <= p; q += 8) {
+                            s0 += gya[base + q];
+                            s1 += gya[base + q + 1];
+                            s2 += gya[base + q + 2];
+                            s3 += gya[base + q + 3];
+                            s4 += gya[base + q + 4];
+                            s5 += gya[base + q + 5];
+                            s6 += gya[base + q + 6];
+                            s7 += gya[base + q + 7];
+                        }
+                        for (; q < p; q++) s0 += gya[base + q];
                     }
-                    gba[gbo + o] = (float) sum;
+                    gba[gbo + o] = (float) (((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)));
                 }
             });
         }
@@ -189,17 +228,7 @@ final class Conv {
             }
     }
 
-    /** gx[i] = the sum of gcol[i]'s entries over the input positions they came from (the adjoint of im2col). */
-    private static void col2im(Geo g, float[] col, int count, float[] gx, int gxo) {
-        int planes = count * g.c(), colSize = g.ckk() * g.p(), kk = g.kh() * g.kw();
-        WorkerPool.global().parallelFor(planes, Math.max(1, (1 << 15) / Math.max(1, kk * g.p())), (s, e) -> {
-            for (int pl = s; pl < e; pl++) {
-                int img = pl / g.c(), ch = pl % g.c();
-                col2imPlane(g, col, img * colSize + ch * kk * g.p(), gx, gxo + pl * g.hw());
-            }
-        });
-    }
-
+    /** gx plane = the sum of one plane's kh*kw rows of gcol over the input positions they came from (col2im). */
     private static void col2imPlane(Geo g, float[] col, int src, float[] gx, int dst) {
         int h = g.h(), w = g.w(), ho = g.ho(), wo = g.wo(), s = g.stride(), pad = g.pad();
         Arrays.fill(gx, dst, dst + h * w, 0f);

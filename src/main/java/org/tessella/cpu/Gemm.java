@@ -21,6 +21,8 @@ import org.tessella.tensor.Tensor;
  * path taken, or where the element falls in a tile. Work is split over the {@link WorkerPool} by output rows (and
  * columns when rows are few), never over K.
  *
+ * <p>{@link ConvGemm} runs the same micro kernel on B panels it packs from images.
+ *
  * <p>Packing buffers are per thread and allocated once, so a steady-state call allocates nothing large. (The kernel
  * writes its accumulators to the tile buffer rather than passing vectors to a helper: a helper C2 declines to inline
  * would box every vector, which measured 5x slower.)
@@ -196,7 +198,7 @@ final class Gemm {
     }
 
     /** One MR x NR tile: {@code t[r][j] = sum_k pa[k][r] * pb[k][j]}, fma in order of k. */
-    private static void kernel(int kc, float[] pa, int ao, float[] pb, int bo, float[] t) {
+    static void kernel(int kc, float[] pa, int ao, float[] pb, int bo, float[] t) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);

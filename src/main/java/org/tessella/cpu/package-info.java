@@ -1,6 +1,8 @@
 /**
  * The CPU backend: Vector API kernels ({@code FloatVector.SPECIES_PREFERRED} with scalar tails), one file per concern
- * (Elementwise, Reductions, Gemm, Conv, RowOps, Norms, Indexing, Attention), the persistent
+ * (Elementwise, Reductions, Gemm, Conv, RowOps, Norms, Indexing, Attention; Conv's forward and stride-1 input gradient
+ * are implicit GEMMs in ConvGemm, reading B straight from a padded copy of the image, and its weight gradient is one
+ * GEMM per kernel tap in ConvWeightGrad), the persistent
  * {@link org.tessella.cpu.WorkerPool} and {@link org.tessella.cpu.FastMath}, the project's own transcendental functions.
  *
  * <p>Determinism: work is split by output, never by reduction; every reduction has a fixed order independent of the

@@ -1,8 +1,12 @@
 package org.tessella.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.HexFormat;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
@@ -125,6 +129,19 @@ class ConvTest {
             new Conv(3, 1, 5, 6, 2, 5, 1, 2, true, 8),     // 5x5 pad 2, one channel
             new Conv(1, 1, 1, 1, 1, 1, 1, 0, true, 9),
             new Conv(30, 16, 32, 32, 8, 3, 1, 1, true, 10), // more than one chunk of images
+            // implicit GEMM from a padded copy (output rows of whole vectors), the weight gradient by tap GEMM
+            new Conv(2, 8, 16, 16, 7, 3, 1, 1, true, 11),   // 16-pixel rows
+            new Conv(3, 10, 8, 8, 13, 3, 1, 1, true, 12),   // 8-pixel rows (8-lane vectors under 16-lane ones)
+            new Conv(2, 9, 32, 32, 6, 3, 2, 1, true, 13),   // stride 2 to 16x16 (phase-split padded copy)
+            new Conv(2, 20, 16, 16, 11, 3, 2, 1, true, 14), // stride 2 to 8x8; channels not a multiple of a vector
+            new Conv(2, 8, 20, 20, 5, 5, 1, 2, false, 15),  // 5x5 pad 2
+            new Conv(1, 64, 8, 8, 8, 3, 1, 1, true, 16),    // batch 1, depth 576: more than one K block
+            new Conv(2, 8, 16, 16, 1, 3, 1, 1, true, 17),   // one output channel (the decoder's conv_out)
+            new Conv(2, 16, 16, 16, 12, 1, 1, 1, true, 18), // 1x1 with padding
+            // B panels packed from the image (rows of other widths)
+            new Conv(2, 12, 9, 11, 5, 3, 1, 1, true, 19),   // odd sizes
+            new Conv(1, 60, 7, 7, 9, 3, 1, 1, true, 22),    // depth 540 > one K block, 7-pixel rows
+            new Conv(2, 8, 13, 13, 7, 3, 2, 0, true, 23),   // stride 2, no padding, odd sizes
     };
 
     @Test
@@ -135,19 +152,58 @@ class ConvTest {
         }
     }
 
+    /** Every path (direct, 8-lane, packed, strided, tap weight gradient, fallbacks), at sizes that split over tasks. */
+    static final Conv[] THREAD_CASES = {CASES[0], CASES[3], CASES[4], CASES[10], CASES[11], CASES[12], CASES[13],
+            CASES[15], CASES[16], CASES[18], CASES[19], CASES[20], new Conv(8, 16, 16, 16, 32, 3, 1, 1, true, 20), new Conv(4, 32, 8, 8, 16, 1, 1, 0, true, 21),
+            new Conv(9, 24, 16, 16, 20, 3, 1, 1, true, 24), new Conv(6, 16, 32, 32, 16, 3, 2, 1, true, 25)};
+
+    /** SHA-256 over all outputs of THREAD_CASES' three passes. */
+    static String hashOfCases() throws Exception {
+        MessageDigest sha = MessageDigest.getInstance("SHA-256");
+        for (Conv cv : THREAD_CASES)
+            for (float[] out : cv.run(cv.data()))
+                if (out != null)
+                    for (float f : out) {
+                        int b = Float.floatToRawIntBits(f);
+                        sha.update(new byte[]{(byte) b, (byte) (b >> 8), (byte) (b >> 16), (byte) (b >> 24)});
+                    }
+        return HexFormat.of().formatHex(sha.digest());
+    }
+
+    /** Entry point for the child JVM of {@link #convolutionIdenticalWithAvx2Vectors}. */
+    public static void main(String[] args) throws Exception {
+        WorkerPool.configure(Integer.parseInt(args[0]));
+        System.out.println("CONV " + hashOfCases());
+    }
+
     @Test
-    void convolutionIdenticalForOneAndTwoThreads() {
-        Conv[] cases = {CASES[0], CASES[3], CASES[4], new Conv(8, 16, 16, 16, 32, 3, 1, 1, true, 20),
-                new Conv(4, 32, 8, 8, 16, 1, 1, 0, true, 21)};
+    void convolutionIdenticalWithAvx2Vectors() throws Exception {
+        String here = hashOfCases();
+        String javaCmd = ProcessHandle.current().info().command().orElse("java");
+        Process p = new ProcessBuilder(javaCmd, "-XX:UseAVX=2", "--add-modules", "jdk.incubator.vector",
+                "-cp", System.getProperty("java.class.path"), ConvTest.class.getName(), "1")
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) fail("child JVM failed:\n" + out);
+        String child = out.lines().filter(l -> l.startsWith("CONV ")).map(l -> l.substring(5)).findFirst()
+                .orElseThrow(() -> new AssertionError("child printed no hash:\n" + out));
+        assertEquals(here, child, "convolution outputs differ between the default vector width and AVX2 (one thread)");
+    }
+
+    @Test
+    void convolutionIdenticalForOneTwoAndThreeThreads() {
         try {
-            for (Conv cv : cases) {
+            for (Conv cv : THREAD_CASES) {
                 Conv.Data d = cv.data();
                 WorkerPool.configure(1);
                 float[][] one = cv.run(d);
-                WorkerPool.configure(2);
-                float[][] two = cv.run(d);
-                for (int i = 0; i < 4; i++)
-                    if (one[i] != null) assertArrayEquals(one[i], two[i], cv + ": output " + i + " differs");
+                for (int threads : new int[]{2, 3}) {
+                    WorkerPool.configure(threads);
+                    float[][] more = cv.run(d);
+                    for (int i = 0; i < 4; i++)
+                        if (one[i] != null)
+                            assertArrayEquals(one[i], more[i], cv + ": output " + i + " differs with " + threads + " threads");
+                }
             }
         } finally {
             WorkerPool.configure(WorkerPool.defaultThreads());

@@ -1,0 +1,420 @@
+package org.tessella.cpu;
+
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Implicit-GEMM convolution: {@code out[n] = A @ col(src[n]) (+ bias)} for every image n, where A is m x K and
+ * col(src[n]) is the K x P im2col matrix of one source image under a {@link Window}. col is never materialised. A is
+ * packed once per call, whole (micro-panels of MR rows), and shared read-only by all threads. A unit of work is one
+ * image and one panel of NR output pixels; for each KC block of K, every MR-row tile of A runs a register-blocked
+ * micro kernel (MR x NR, as {@link Gemm#kernel}) against that panel's B, read in one of three ways:
+ * <ul>
+ *   <li>when output rows are whole vectors (width a multiple of the vector length): straight from a zero-padded copy
+ *       of the image that each thread makes for the images it works on, B's vectors at row k found through a table
+ *       of offsets. With stride s the copy is split into s x s phases (padded pixel (r, c) in phase (r mod s, c mod s)
+ *       at (r / s, c / s)), so that a tap's pixels along an output row are contiguous for any stride;
+ *   <li>when rows are 8 pixels and vectors have 16 lanes: the same, with 8-lane vectors, four per panel;
+ *   <li>otherwise each B micro-panel (KC rows of col by NR pixels) is packed from the image into a per-thread buffer
+ *       that stays in cache, line segment by line segment.
+ * </ul>
+ *
+ * <p>The forward convolution is A = the weights [O, C*kh*kw] over x; the stride-1 input gradient is a convolution of gy
+ * with the weights transposed and flipped (A [C, O*kh*kw], see {@link #packFlipped}) and padding {@code k-1-pad}.
+ *
+ * <p>Arithmetic is exactly {@link Gemm}'s, whichever way B is read: each output is {@code acc = 0; acc = fma(a, b,
+ * acc)} in order of k within a KC block, then stored (first block), {@code acc + bias} (first block with a bias) or
+ * {@code acc + out} (later blocks). Units never split K, so the thread count and the vector width change where an
+ * output is computed, never how.
+ */
+final class ConvGemm {
+    private ConvGemm() {}
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int VL = S.length();
+    /** 8-lane vectors, for rows of 8 pixels when the preferred vectors have 16 lanes (same FMAs, so same bits). */
+    private static final VectorSpecies<Float> SH = FloatVector.SPECIES_256;
+    private static final int HL = SH.length();
+    private static final int MR = Gemm.MR, NR = Gemm.NR, KC = Gemm.KC;
+    /** Least work (multiply-adds) worth a task of its own. */
+    private static final long MIN_TASK_WORK = 1L << 19;
+
+    /**
+     * The im2col window over one source image of {@code ch} planes of h x w: kernel kh x kw, stride, padding ph
+     * (rows) and pw (columns), output ho x wo. Row k = (channel, ki, kj) of col, column p = (oh, ow) holds
+     * src[channel][oh*stride - ph + ki][ow*stride - pw + kj], or 0 off the image.
+     */
+    record Window(int ch, int h, int w, int kh, int kw, int stride, int ph, int pw, int ho, int wo) {
+        int k() { return ch * kh * kw; }
+        int p() { return ho * wo; }
+        int imageSize() { return ch * h * w; }
+    }
+
+    private static final class Scratch {
+        float[] a = new float[0];
+        final float[] b = new float[KC * NR];
+        final float[] tile = new float[MR * NR];
+        final int[] segOh = new int[NR], segOw = new int[NR], segLen = new int[NR];
+        int[] lo = new int[0], hi = new int[0];
+        float[] xp = new float[0];
+        long padCall = -1;
+        int padImage = -1;
+        final int[] pos = new int[NR / HL];
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    private static int tiles(int m) { return (m + MR - 1) / MR; }
+
+    /** The calling thread's buffer for a packed A of m rows and depth k (contents undefined). */
+    private static float[] aBuffer(int m, int k) {
+        Scratch sc = SCRATCH.get();
+        int len = tiles(m) * MR * k;
+        if (sc.a.length < len) sc.a = new float[len];
+        return sc.a;
+    }
+
+    /** A = w viewed as [m, k] (row-major at wOff), packed as pa[tile][k][MR], rows past m zero. */
+    static float[] packRows(float[] w, int wOff, int m, int k) {
+        float[] pa = aBuffer(m, k);
+        for (int t = 0; t < tiles(m); t++) {
+            int base = t * k * MR;
+            for (int r = 0; r < MR; r++) {
+                int row = t * MR + r;
+                if (row >= m) {
+                    for (int p = 0; p < k; p++) pa[base + p * MR + r] = 0f;
+                    continue;
+                }
+                int src = wOff + row * k;
+                for (int p = 0; p < k; p++) pa[base + p * MR + r] = w[src + p];
+            }
+        }
+        return pa;
+    }
+
+    /**
+     * A[c][(o, a, b)] = w[o][c][kh-1-a][kw-1-b] for weights w [o, c, kh, kw]: the input gradient of a stride-1
+     * convolution is the convolution of gy with this A. Packed as {@link #packRows} does, m = c, k = o*kh*kw.
+     */
+    static float[] packFlipped(float[] w, int wOff, int o, int c, int kh, int kw) {
+        int kk = kh * kw, k = o * kk;
+        float[] pa = aBuffer(c, k);
+        for (int t = 0; t < tiles(c); t++) {
+            int base = t * k * MR;
+            for (int r = 0; r < MR; r++) {
+                int ch = t * MR + r;
+                for (int oc = 0; oc < o; oc++)
+                    for (int tap = 0; tap < kk; tap++) {
+                        int d = base + (oc * kk + tap) * MR + r;
+                        pa[d] = ch < c ? w[wOff + (oc * c + ch) * kk + kk - 1 - tap] : 0f;
+                    }
+            }
+        }
+        return pa;
+    }
+
+    /**
+     * out[n] (m x P, at outOff + n*m*P) = A @ col(src[n]) (+ bias[row]) for n in [0, images); src image n at
+     * srcOff + n * win.imageSize(). pa comes from {@link #packRows} or {@link #packFlipped} on the calling thread.
+     */
+    static void run(Window win, int images, float[] pa, int m, float[] src, int srcOff, float[] out, int outOff,
+                    float[] bias, int biasOff) {
+        int p = win.p(), k = win.k(), panels = (p + NR - 1) / NR, tiles = tiles(m);
+        long units = (long) images * panels;
+        if (units > Integer.MAX_VALUE) throw new IllegalArgumentException("conv2d: too many output tiles");
+        // Output rows of whole vectors: B is read in place from a zero-padded (for stride > 1 also phase-split) copy
+        // of the image, made by each thread for the images it works on, rows of col found through a table of
+        // offsets. Rows of 8 pixels under 16-lane vectors take the same path with 8-lane vectors, four per panel.
+        // Other widths pack each B panel from the image. All three do the same FMAs in the same order.
+        boolean direct = win.wo() % VL == 0;
+        boolean half = !direct && VL == 2 * HL && win.wo() % HL == 0;
+        int[] off = direct || half ? offsets(win) : null;
+        long call = CALLS.incrementAndGet();
+        int grain = (int) Math.max(1, MIN_TASK_WORK / ((long) tiles * MR * NR * k));
+        WorkerPool.global().parallelFor((int) units, grain, (s, e) -> {
+            Scratch sc = SCRATCH.get();
+            for (int u = s; u < e; u++) {
+                int n = u / panels, p0 = u % panels * NR, cols = Math.min(NR, p - p0);
+                int img = srcOff + n * win.imageSize(), dst = outOff + n * m * p + p0;
+                int segs = 0;
+                if (direct || half) {
+                    pad(win, src, img, sc, call, n);
+                    // where each vector of the panel's pixels starts in the padded image (the last one repeated
+                    // past the end of a partial panel)
+                    int width = direct ? VL : HL, wp = phaseCols(win);
+                    for (int j = 0; j < NR / width; j++) {
+                        int q = p0 + Math.min(j * width, cols - 1) / width * width;
+                        sc.pos[j] = q / win.wo() * wp + q % win.wo();
+                    }
+                } else {
+                    segs = segments(win, p0, cols, sc);
+                }
+                for (int pc = 0; pc < k; pc += KC) {
+                    int kc = Math.min(KC, k - pc);
+                    if (!direct && !half) packPanel(win, src, img, pc, kc, sc, segs);
+                    for (int t = 0; t < tiles; t++) {
+                        int ao = t * k * MR + pc * MR;
+                        if (direct) kernelDirect(kc, pa, ao, sc.xp, sc.pos[0], sc.pos[1] - sc.pos[0], off, pc, sc.tile);
+                        else if (half) kernelHalf(kc, pa, ao, sc.xp, sc.pos, off, pc, sc.tile);
+                        else Gemm.kernel(kc, pa, ao, sc.b, 0, sc.tile);
+                        for (int r = 0, rows = Math.min(MR, m - t * MR); r < rows; r++) {
+                            int row = t * MR + r, o = dst + row * p;
+                            if (pc > 0) add(sc.tile, r * NR, out, o, cols);
+                            else if (bias != null) addBias(sc.tile, r * NR, out, o, cols, bias[biasOff + row]);
+                            else System.arraycopy(sc.tile, r * NR, out, o, cols);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /** Distinguishes calls, so that a thread knows whether the padded image in its scratch is current. */
+    private static final AtomicLong CALLS = new AtomicLong();
+
+    /**
+     * The padded image in phases: with stride s, padded pixel (r, col) sits in phase plane (r mod s, col mod s) at
+     * (r / s, col / s), so that the pixels one tap reads along an output row are contiguous in every phase. Each
+     * channel has s*s planes of {@code hph x wph}; with stride 1 this is just the zero-padded image.
+     */
+    private static int phaseRows(Window win) { return ceilDiv(win.h() + 2 * win.ph(), win.stride()); }
+    private static int phaseCols(Window win) { return ceilDiv(win.w() + 2 * win.pw(), win.stride()); }
+
+    /** off[k] = where row k = (c, ki, kj) of col starts in the phased padded image, for output pixel (0, 0). */
+    private static int[] offsets(Window win) {
+        int s = win.stride(), hph = phaseRows(win), wph = phaseCols(win), kk = win.kh() * win.kw();
+        int[] off = new int[win.k()];
+        for (int k = 0; k < off.length; k++) {
+            int c = k / kk, ki = k % kk / win.kw(), kj = k % win.kw();
+            off[k] = ((c * s + ki % s) * s + kj % s) * hph * wph + ki / s * wph + kj / s;
+        }
+        return off;
+    }
+
+    /** Makes sc.xp the phased, zero-padded copy of image n (at src[img]) unless it already is. */
+    private static void pad(Window win, float[] src, int img, Scratch sc, long call, int n) {
+        if (sc.padCall == call && sc.padImage == n) return;
+        int h = win.h(), w = win.w(), ph = win.ph(), pw = win.pw(), s = win.stride();
+        int hph = phaseRows(win), wph = phaseCols(win), planes = win.ch() * s * s;
+        if (sc.xp.length < planes * hph * wph) sc.xp = new float[planes * hph * wph];
+        float[] xp = sc.xp;
+        for (int q = 0; q < planes; q++) {
+            int c = q / (s * s), a = q / s % s, b = q % s, plane = q * hph * wph;
+            for (int i = 0; i < hph; i++) {
+                int d = plane + i * wph, ih = i * s + a - ph;
+                if (ih < 0 || ih >= h) {
+                    Arrays.fill(xp, d, d + wph, 0f);
+                    continue;
+                }
+                int line = img + (c * h + ih) * w;
+                if (s == 1) {
+                    Arrays.fill(xp, d, d + pw, 0f);
+                    System.arraycopy(src, line, xp, d + pw, w);
+                    Arrays.fill(xp, d + pw + w, d + wph, 0f);
+                } else { // columns j with iw = j*s + b - pw in [0, w)
+                    int j0 = Math.min(wph, ceilDiv(pw - b, s)), j1 = Math.max(j0, Math.min(wph, ceilDiv(w + pw - b, s)));
+                    Arrays.fill(xp, d, d + j0, 0f);
+                    for (int j = j0, iw = j0 * s + b - pw; j < j1; j++, iw += s) xp[d + j] = src[line + iw];
+                    Arrays.fill(xp, d + j1, d + wph, 0f);
+                }
+            }
+        }
+        sc.padCall = call;
+        sc.padImage = n;
+    }
+
+    /**
+     * {@link Gemm#kernel} with B read in place: for k in [0, kc), the two vectors of B are xp[pos0 + off[pc + k]]
+     * and xp[pos0 + step + off[pc + k]]. Same arithmetic, so the same bits as the packed path.
+     */
+    private static void kernelDirect(int kc, float[] pa, int ao, float[] xp, int pos0, int step, int[] off, int pc,
+                                     float[] t) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int ai = ao + p * MR, bi = pos0 + off[pc + p];
+            FloatVector b0 = FloatVector.fromArray(S, xp, bi);
+            FloatVector b1 = FloatVector.fromArray(S, xp, bi + step);
+            FloatVector x = FloatVector.broadcast(S, pa[ai]);
+            c00 = x.fma(b0, c00);
+            c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(S, pa[ai + 1]);
+            c10 = x.fma(b0, c10);
+            c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(S, pa[ai + 2]);
+            c20 = x.fma(b0, c20);
+            c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(S, pa[ai + 3]);
+            c30 = x.fma(b0, c30);
+            c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(S, pa[ai + 4]);
+            c40 = x.fma(b0, c40);
+            c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(S, pa[ai + 5]);
+            c50 = x.fma(b0, c50);
+            c51 = x.fma(b1, c51);
+        }
+        c00.intoArray(t, 0);
+        c01.intoArray(t, VL);
+        c10.intoArray(t, NR);
+        c11.intoArray(t, NR + VL);
+        c20.intoArray(t, 2 * NR);
+        c21.intoArray(t, 2 * NR + VL);
+        c30.intoArray(t, 3 * NR);
+        c31.intoArray(t, 3 * NR + VL);
+        c40.intoArray(t, 4 * NR);
+        c41.intoArray(t, 4 * NR + VL);
+        c50.intoArray(t, 5 * NR);
+        c51.intoArray(t, 5 * NR + VL);
+    }
+
+    /**
+     * {@link #kernelDirect} with 8-lane vectors, four per row of the tile: B's vectors at k are xp[pos[j] + off[pc
+     * + k]] for j in [0, 4). 24 accumulators, so only for CPUs with 32 vector registers (those whose preferred
+     * vectors have 16 lanes).
+     */
+    private static void kernelHalf(int kc, float[] pa, int ao, float[] xp, int[] pos, int[] off, int pc, float[] t) {
+        int q0 = pos[0], q1 = pos[1], q2 = pos[2], q3 = pos[3];
+        FloatVector c00 = FloatVector.zero(SH), c01 = FloatVector.zero(SH), c02 = FloatVector.zero(SH), c03 = FloatVector.zero(SH);
+        FloatVector c10 = FloatVector.zero(SH), c11 = FloatVector.zero(SH), c12 = FloatVector.zero(SH), c13 = FloatVector.zero(SH);
+        FloatVector c20 = FloatVector.zero(SH), c21 = FloatVector.zero(SH), c22 = FloatVector.zero(SH), c23 = FloatVector.zero(SH);
+        FloatVector c30 = FloatVector.zero(SH), c31 = FloatVector.zero(SH), c32 = FloatVector.zero(SH), c33 = FloatVector.zero(SH);
+        FloatVector c40 = FloatVector.zero(SH), c41 = FloatVector.zero(SH), c42 = FloatVector.zero(SH), c43 = FloatVector.zero(SH);
+        FloatVector c50 = FloatVector.zero(SH), c51 = FloatVector.zero(SH), c52 = FloatVector.zero(SH), c53 = FloatVector.zero(SH);
+        for (int p = 0; p < kc; p++) {
+            int ai = ao + p * MR, o = off[pc + p];
+            FloatVector b0 = FloatVector.fromArray(SH, xp, q0 + o), b1 = FloatVector.fromArray(SH, xp, q1 + o);
+            FloatVector b2 = FloatVector.fromArray(SH, xp, q2 + o), b3 = FloatVector.fromArray(SH, xp, q3 + o);
+            FloatVector x = FloatVector.broadcast(SH, pa[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02); c03 = x.fma(b3, c03);
+            x = FloatVector.broadcast(SH, pa[ai + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); c12 = x.fma(b2, c12); c13 = x.fma(b3, c13);
+            x = FloatVector.broadcast(SH, pa[ai + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); c22 = x.fma(b2, c22); c23 = x.fma(b3, c23);
+            x = FloatVector.broadcast(SH, pa[ai + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); c32 = x.fma(b2, c32); c33 = x.fma(b3, c33);
+            x = FloatVector.broadcast(SH, pa[ai + 4]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); c42 = x.fma(b2, c42); c43 = x.fma(b3, c43);
+            x = FloatVector.broadcast(SH, pa[ai + 5]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52); c53 = x.fma(b3, c53);
+        }
+        c00.intoArray(t, 0); c01.intoArray(t, HL); c02.intoArray(t, 2 * HL); c03.intoArray(t, 3 * HL);
+        c10.intoArray(t, NR); c11.intoArray(t, NR + HL); c12.intoArray(t, NR + 2 * HL); c13.intoArray(t, NR + 3 * HL);
+        c20.intoArray(t, 2 * NR); c21.intoArray(t, 2 * NR + HL); c22.intoArray(t, 2 * NR + 2 * HL); c23.intoArray(t, 2 * NR + 3 * HL);
+        c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + HL); c32.intoArray(t, 3 * NR + 2 * HL); c33.intoArray(t, 3 * NR + 3 * HL);
+        c40.intoArray(t, 4 * NR); c41.intoArray(t, 4 * NR + HL); c42.intoArray(t, 4 * NR + 2 * HL); c43.intoArray(t, 4 * NR + 3 * HL);
+        c50.intoArray(t, 5 * NR); c51.intoArray(t, 5 * NR + HL); c52.intoArray(t, 5 * NR + 2 * HL); c53.intoArray(t, 5 * NR + 3 * HL);
+    }
+
+    /** Splits output pixels [p0, p0 + cols) into runs along output rows: (oh, first ow, length); returns the count. */
+    private static int segments(Window win, int p0, int cols, Scratch sc) {
+        int count = 0;
+        for (int q = p0, end = p0 + cols; q < end; count++) {
+            int oh = q / win.wo(), ow = q % win.wo(), len = Math.min(win.wo() - ow, end - q);
+            sc.segOh[count] = oh;
+            sc.segOw[count] = ow;
+            sc.segLen[count] = len;
+            q += len;
+        }
+        return count;
+    }
+
+    /**
+     * Packs rows [pc, pc + kc) of col(image) for the panel's pixels into sc.b as pb[k][NR], zero past the last column
+     * and wherever the window is off the image: row by row, each run of pixels along an output row a (strided) copy
+     * of one input line.
+     */
+    private static void packPanel(Window win, float[] src, int img, int pc, int kc, Scratch sc, int segs) {
+        float[] pb = sc.b;
+        int kk = win.kh() * win.kw(), h = win.h(), w = win.w(), s = win.stride(), ph = win.ph(), pw = win.pw();
+        int c = pc / kk, ki = pc % kk / win.kw(), kj = pc % win.kw();
+        int cols = 0;
+        for (int i = 0; i < segs; i++) cols += sc.segLen[i];
+        if (sc.lo.length < win.kw()) {
+            sc.lo = new int[win.kw()];
+            sc.hi = new int[win.kw()];
+        }
+        for (int j = 0; j < win.kw(); j++) { // output columns whose input column ow*s - pw + j lies in [0, w)
+            sc.lo[j] = Math.max(0, ceilDiv(pw - j, s));
+            sc.hi[j] = ceilDiv(w + pw - j, s);
+        }
+        for (int row = 0; row < kc; row++) {
+            int d = row * NR, plane = img + c * h * w, lo = sc.lo[kj], hi = sc.hi[kj];
+            for (int i = 0, dc = d; i < segs; i++) {
+                int len = sc.segLen[i], ow0 = sc.segOw[i], ih = sc.segOh[i] * s - ph + ki;
+                if (ih < 0 || ih >= h) {
+                    zero(pb, dc, len);
+                } else {
+                    // the run's columns [za, zb) fall inside the input line; the rest are padding
+                    int za = Math.min(Math.max(lo - ow0, 0), len), zb = Math.max(za, Math.min(hi - ow0, len));
+                    int line = plane + ih * w - pw + kj;
+                    if (s == 1) copyRun(src, line + ow0, len, za, zb, pb, dc);
+                    else for (int j = 0; j < len; j++) pb[dc + j] = j >= za && j < zb ? src[line + (ow0 + j) * s] : 0f;
+                }
+                dc += len;
+            }
+            if (cols < NR) zero(pb, d + cols, NR - cols);
+            if (++kj == win.kw()) {
+                kj = 0;
+                if (++ki == win.kh()) {
+                    ki = 0;
+                    c++;
+                }
+            }
+        }
+    }
+
+    /**
+     * pb[d + j] = src[from + j] for j in [za, zb), else 0, for j in [0, len). The whole run is copied with plain
+     * vector moves (the few values past an edge of the line are still inside src, from the neighbouring line or plane)
+     * and then those are zeroed, which is cheaper than masking; a run that would leave src goes element by element.
+     */
+    private static void copyRun(float[] src, int from, int len, int za, int zb, float[] pb, int d) {
+        if (from < 0 || from + len > src.length) {
+            for (int j = 0; j < len; j++) pb[d + j] = j >= za && j < zb ? src[from + j] : 0f;
+            return;
+        }
+        if (len == NR) { // a whole panel from one line: straight-line code, C2 makes a poor loop of two iterations
+            FloatVector.fromArray(S, src, from).intoArray(pb, d);
+            FloatVector.fromArray(S, src, from + VL).intoArray(pb, d + VL);
+        } else {
+            int j = 0;
+            for (; j <= len - VL; j += VL) FloatVector.fromArray(S, src, from + j).intoArray(pb, d + j);
+            for (; j < len; j++) pb[d + j] = src[from + j];
+        }
+        if (za > 0) zero(pb, d, za);
+        if (zb < len) zero(pb, d + zb, len - zb);
+    }
+
+    /** pb[d, d + len) = 0. */
+    private static void zero(float[] pb, int d, int len) {
+        int j = 0;
+        for (; j <= len - VL; j += VL) FloatVector.zero(S).intoArray(pb, d + j);
+        for (; j < len; j++) pb[d + j] = 0f;
+    }
+
+    /** {@code out[o + j] = t[to + j] + out[o + j]} (the sum of later K blocks, as Gemm's combine with alpha = beta = 1). */
+    private static void add(float[] t, int to, float[] out, int o, int len) {
+        int j = 0;
+        for (; j <= len - VL; j += VL)
+            FloatVector.fromArray(S, t, to + j).add(FloatVector.fromArray(S, out, o + j)).intoArray(out, o + j);
+        for (; j < len; j++) out[o + j] = t[to + j] + out[o + j];
+    }
+
+    /** {@code out[o + j] = t[to + j] + bias}. */
+    private static void addBias(float[] t, int to, float[] out, int o, int len, float bias) {
+        int j = 0;
+        for (; j <= len - VL; j += VL) FloatVector.fromArray(S, t, to + j).add(bias).intoArray(out, o + j);
+        for (; j < len; j++) out[o + j] = t[to + j] + bias;
+    }
+
+    static int ceilDiv(int a, int b) {
+        return Math.floorDiv(a + b - 1, b);
+    }
+}

@@ -1,0 +1,198 @@
+package org.tessella.cpu;
+
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The weight gradient of a convolution as one GEMM per kernel tap over the whole batch:
+ * {@code gw[o][c][ki][kj] = sum over images n, then output pixels p in raster order, of
+ * gy[n][o][p] * x[n][c][oh*s - pad + ki][ow*s - pad + kj]}, a reduction of length images x P.
+ *
+ * <p>Work is split by output tile: units of (NR input channels, MR output channels), input channels outermost, one
+ * task per thread. A task walks the pixels in blocks (whole output rows of one image, or whole images when they are
+ * small, about {@link #BLOCK} pixels) and for each block copies the input rows the block needs, only for its own
+ * channels, channel-last and zero-padded into a private buffer ({@code xt[row][iw][c]}, channels rounded up to a
+ * multiple of NR). There the NR channels a tile needs at one pixel are one contiguous vector pair and the window of a
+ * tap is an offset and a stride, so nothing else is packed on the B side, and x is transposed once in all, in cache.
+ * The A side is read straight from gy: MR rows at a fixed distance, one scalar broadcast each per pixel. The micro
+ * kernel computes an MR (output channels) x NR (input channels) tile of one tap, with its accumulators in registers
+ * for a block and in a small accumulator array between blocks.
+ *
+ * <p>Determinism: each accumulator is one fma chain, {@code acc = 0; acc = fma(gy, x, acc)} over images in order and
+ * pixels in raster order, however the pixels are blocked; threads share out tiles (tap, MR output channels, NR input
+ * channels), never pixels. So the bits do not depend on the thread count or the vector width.
+ */
+final class ConvWeightGrad {
+    private ConvWeightGrad() {}
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int VL = S.length();
+    private static final int MR = Gemm.MR, NR = Gemm.NR;
+    /** Pixels per block: a block's transposed rows stay in L2 while every tile of the task runs over them. */
+    private static final int BLOCK = 1024;
+
+    private static final class Scratch {
+        float[] xt = new float[0], acc = new float[0];
+
+        float[] xt(int len) {
+            if (xt.length < len) xt = new float[len];
+            return xt;
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /**
+     * gw [o, c, kh, kw] (at gwOff) from gy [n, o, ho, wo] and x [n, c, h, w] for a convolution with the given stride
+     * and symmetric padding.
+     */
+    static void run(int n, int c, int h, int w, int o, int kh, int kw, int stride, int pad, int ho, int wo,
+                    float[] gy, int gyOff, float[] x, int xOff, float[] gw, int gwOff) {
+        WorkerPool pool = WorkerPool.global();
+        int cp = (c + NR - 1) / NR * NR, wp = w + 2 * pad, taps = kh * kw, p = ho * wo;
+        int oTiles = (o + MR - 1) / MR, cTiles = cp / NR, opad = oTiles * MR;
+        // blocks of pixels: whole output rows of one image, or whole images when an image is smaller than a block
+        int rowsPerBlock = Math.max(1, Math.min(ho, BLOCK / wo));
+        int imagesPerBlock = rowsPerBlock < ho ? 1 : Math.max(1, BLOCK / p);
+        int rowsIn = (rowsPerBlock - 1) * stride + kh;
+        float[] acc = accumulators(taps * opad * cp);
+        // Units (NR input channels, MR output channels), input channels outermost, in one task per thread: a task
+        // copies only its own channels of each block of x into its own cache-resident buffer, so x is transposed once
+        // in all and never goes through memory transposed.
+        int units = cTiles * oTiles;
+        pool.parallelFor(units, (units + pool.threads() - 1) / pool.threads(), (s, e) -> {
+            int ct0 = s / oTiles, ct1 = (e - 1) / oTiles, c0 = ct0 * NR, cr = (ct1 - ct0 + 1) * NR;
+            int imageStride = rowsIn * wp * cr;
+            Scratch sc = SCRATCH.get();
+            float[] xt = sc.xt(imagesPerBlock * imageStride);
+            for (int n0 = 0; n0 < n; n0 += imagesPerBlock) {
+                int imgs = Math.min(imagesPerBlock, n - n0);
+                for (int r0 = 0; r0 < ho; r0 += rowsPerBlock) {
+                    int rows = Math.min(rowsPerBlock, ho - r0);
+                    for (int i = 0; i < imgs; i++)
+                        transposeBlock(x, xOff + (n0 + i) * c * h * w, c, h, w, r0 * stride - pad, rowsIn, pad, c0,
+                                cr, xt, i * imageStride);
+                    for (int u = s; u < e; u++) {
+                        int ct = u / oTiles, ot = u % oTiles;
+                        for (int tap = 0; tap < taps; tap++) {
+                            int bx = ((tap / kw) * wp + tap % kw) * cr + ct * NR - c0;
+                            kernel(gy, gyOff + (n0 * o + ot * MR) * p + r0 * wo, p, Math.min(MR, o - ot * MR), o * p,
+                                    xt, bx, imgs, imageStride, rows, stride * wp * cr, wo, stride * cr,
+                                    acc, (tap * opad + ot * MR) * cp + ct * NR, cp);
+                        }
+                    }
+                }
+            }
+        });
+        pool.parallelFor(o, Math.max(1, 4096 / (c * taps)), (s, e) -> {
+            for (int oc = s; oc < e; oc++)
+                for (int ch = 0; ch < c; ch++)
+                    for (int tap = 0; tap < taps; tap++)
+                        gw[gwOff + (oc * c + ch) * taps + tap] = acc[(tap * opad + oc) * cp + ch];
+        });
+    }
+
+    /** The calling thread's accumulator array, zeroed over [0, len). */
+    private static float[] accumulators(int len) {
+        Scratch sc = SCRATCH.get();
+        if (sc.acc.length < len) sc.acc = new float[len];
+        Arrays.fill(sc.acc, 0, len, 0f);
+        return sc.acc;
+    }
+
+    /**
+     * Input rows [ih0, ih0 + rowsIn) of one image of x [c, h, w], channels [c0, c0 + cr), into xt at xo as
+     * [rowsIn][w + 2pad][cr], zero off the image and past channel c. Eight channels at a time, so that each pixel
+     * gets eight consecutive stores.
+     */
+    private static void transposeBlock(float[] x, int img, int c, int h, int w, int ih0, int rowsIn, int pad, int c0, int cr,
+                               float[] xt, int xo) {
+        int wp = w + 2 * pad, hw = h * w, c1 = Math.min(c, c0 + cr);
+        for (int j = 0; j < rowsIn; j++) {
+            int ih = ih0 + j, line = xo + j * wp * cr;
+            if (ih < 0 || ih >= h) {
+                Arrays.fill(xt, line, line + wp * cr, 0f);
+                continue;
+            }
+            Arrays.fill(xt, line, line + pad * cr, 0f);
+            Arrays.fill(xt, line + (pad + w) * cr, line + wp * cr, 0f);
+            int d0 = line + pad * cr - c0;
+            if (c1 < c0 + cr)
+                for (int iw = 0; iw < w; iw++) Arrays.fill(xt, d0 + iw * cr + c1, d0 + iw * cr + c0 + cr, 0f);
+            int ch = c0;
+            for (; ch + 8 <= c1; ch += 8) {
+                int src = img + ch * hw + ih * w;
+                for (int iw = 0, d = d0 + ch; iw < w; iw++, d += cr) {
+                    xt[d] = x[src + iw];
+                    xt[d + 1] = x[src + hw + iw];
+                    xt[d + 2] = x[src + 2 * hw + iw];
+                    xt[d + 3] = x[src + 3 * hw + iw];
+                    xt[d + 4] = x[src + 4 * hw + iw];
+                    xt[d + 5] = x[src + 5 * hw + iw];
+                    xt[d + 6] = x[src + 6 * hw + iw];
+                    xt[d + 7] = x[src + 7 * hw + iw];
+                }
+            }
+            for (; ch < c1; ch++) {
+                int src = img + ch * hw + ih * w;
+                for (int iw = 0, d = d0 + ch; iw < w; iw++, d += cr) xt[d] = x[src + iw];
+            }
+        }
+    }
+
+    /**
+     * acc tile (MR rows at stride ldc, NR columns at ac) += sum over the block's pixels of pa[q][r] * xt[b(q) ..
+     * b(q) + NR), where pixel (image i, row, column ow) reads xt at bx + i*imageStride + row*rowStride + ow*colStep.
+     */
+    private static void kernel(float[] gy, int g0, int p, int valid, int gyImage, float[] xt, int bx, int imgs,
+                               int imageStride, int rows, int rowStride, int wo, int colStep, float[] acc, int ac, int ldc) {
+        // rows of gy past the last output channel repeat it (their sums land in padding rows of acc, never read)
+        int g1 = p * Math.min(1, valid - 1), g2 = p * Math.min(2, valid - 1), g3 = p * Math.min(3, valid - 1);
+        int g4 = p * Math.min(4, valid - 1), g5 = p * Math.min(5, valid - 1);
+        FloatVector c00 = FloatVector.fromArray(S, acc, ac), c01 = FloatVector.fromArray(S, acc, ac + VL);
+        FloatVector c10 = FloatVector.fromArray(S, acc, ac + ldc), c11 = FloatVector.fromArray(S, acc, ac + ldc + VL);
+        FloatVector c20 = FloatVector.fromArray(S, acc, ac + 2 * ldc), c21 = FloatVector.fromArray(S, acc, ac + 2 * ldc + VL);
+        FloatVector c30 = FloatVector.fromArray(S, acc, ac + 3 * ldc), c31 = FloatVector.fromArray(S, acc, ac + 3 * ldc + VL);
+        FloatVector c40 = FloatVector.fromArray(S, acc, ac + 4 * ldc), c41 = FloatVector.fromArray(S, acc, ac + 4 * ldc + VL);
+        FloatVector c50 = FloatVector.fromArray(S, acc, ac + 5 * ldc), c51 = FloatVector.fromArray(S, acc, ac + 5 * ldc + VL);
+        for (int i = 0; i < imgs; i++)
+            for (int row = 0; row < rows; row++) {
+                int bi = bx + i * imageStride + row * rowStride, g = g0 + i * gyImage + row * wo;
+                for (int ow = 0; ow < wo; ow++, g++, bi += colStep) {
+                    FloatVector b0 = FloatVector.fromArray(S, xt, bi);
+                    FloatVector b1 = FloatVector.fromArray(S, xt, bi + VL);
+                    FloatVector a = FloatVector.broadcast(S, gy[g]);
+                    c00 = a.fma(b0, c00);
+                    c01 = a.fma(b1, c01);
+                    a = FloatVector.broadcast(S, gy[g + g1]);
+                    c10 = a.fma(b0, c10);
+                    c11 = a.fma(b1, c11);
+                    a = FloatVector.broadcast(S, gy[g + g2]);
+                    c20 = a.fma(b0, c20);
+                    c21 = a.fma(b1, c21);
+                    a = FloatVector.broadcast(S, gy[g + g3]);
+                    c30 = a.fma(b0, c30);
+                    c31 = a.fma(b1, c31);
+                    a = FloatVector.broadcast(S, gy[g + g4]);
+                    c40 = a.fma(b0, c40);
+                    c41 = a.fma(b1, c41);
+                    a = FloatVector.broadcast(S, gy[g + g5]);
+                    c50 = a.fma(b0, c50);
+                    c51 = a.fma(b1, c51);
+                }
+            }
+        c00.intoArray(acc, ac);
+        c01.intoArray(acc, ac + VL);
+        c10.intoArray(acc, ac + ldc);
+        c11.intoArray(acc, ac + ldc + VL);
+        c20.intoArray(acc, ac + 2 * ldc);
+        c21.intoArray(acc, ac + 2 * ldc + VL);
+        c30.intoArray(acc, ac + 3 * ldc);
+        c31.intoArray(acc, ac + 3 * ldc + VL);
+        c40.intoArray(acc, ac + 4 * ldc);
+        c41.intoArray(acc, ac + 4 * ldc + VL);
+        c50.intoArray(acc, ac + 5 * ldc);
+        c51.intoArray(acc, ac + 5 * ldc + VL);
+    }
+}
