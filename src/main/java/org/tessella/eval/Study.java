@@ -134,12 +134,16 @@ public final class Study {
      * {@code classifierDir} when given, else from {@code out/classifier}, trained there when missing.
      */
     public static Results run(Path out, Plan plan, Optional<Path> dataDir, Optional<Path> classifierDir, Consumer<String> progress) throws Exception {
+        return run(out, plan, FashionMnist.load(dataDir, FashionMnist.Split.TRAIN), FashionMnist.load(dataDir, FashionMnist.Split.TEST),
+                classifierDir, progress);
+    }
+
+    /** {@link #run(Path, Plan, Optional, Optional, Consumer)} on given data (1x32x32 images in [-1, 1], 10 classes). */
+    public static Results run(Path out, Plan plan, Dataset train, Dataset test, Optional<Path> classifierDir, Consumer<String> progress) throws Exception {
         Files.createDirectories(out);
         checkPlan(out, plan);
         long t0 = System.nanoTime();
         Consumer<String> say = s -> progress.accept(String.format(Locale.ROOT, "[%s] %s", clock(t0), s));
-        Dataset train = FashionMnist.load(dataDir, FashionMnist.Split.TRAIN);
-        Dataset test = FashionMnist.load(dataDir, FashionMnist.Split.TEST);
         FashionClassifier classifier = classifier(out, plan, classifierDir, train, test, say);
         FrechetDistance.Stats reference = FrechetDistance.Stats.of(
                 FrechetDistance.features(classifier, test.images(), test.size()), test.size(), FashionClassifier.FEATURES);
