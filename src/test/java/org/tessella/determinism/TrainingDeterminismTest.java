@@ -120,24 +120,24 @@ class TrainingDeterminismTest {
         System.out.println("VQ " + vqHash());
     }
 
+    /** The hash with 1 thread equals those with 2 and 3. */
+    private static void assertSameWithOneTwoThreeThreads(java.util.concurrent.Callable<String> hash, String what) throws Exception {
+        WorkerPool.configure(1);
+        String one = hash.call();
+        for (int t = 2; t <= 3; t++) {
+            WorkerPool.configure(t);
+            assertEquals(one, hash.call(), what + " differ between 1 and " + t + " threads");
+        }
+    }
+
     @Test
     void tokenizerWithCrtSameBitsWithOneTwoThreeThreads() throws Exception {
-        WorkerPool.configure(1);
-        String one = vqHash();
-        WorkerPool.configure(2);
-        assertEquals(one, vqHash(), "tokenizer weights differ between 1 and 2 threads");
-        WorkerPool.configure(3);
-        assertEquals(one, vqHash(), "tokenizer weights differ between 1 and 3 threads");
+        assertSameWithOneTwoThreeThreads(TrainingDeterminismTest::vqHash, "tokenizer weights");
     }
 
     @Test
     void transformerTrainingSameBitsWithOneTwoThreeThreads() throws Exception {
-        WorkerPool.configure(1);
-        String one = gptHash();
-        WorkerPool.configure(2);
-        assertEquals(one, gptHash(), "transformer weights differ between 1 and 2 threads");
-        WorkerPool.configure(3);
-        assertEquals(one, gptHash(), "transformer weights differ between 1 and 3 threads");
+        assertSameWithOneTwoThreeThreads(TrainingDeterminismTest::gptHash, "transformer weights");
     }
 
     @Test
