@@ -20,7 +20,7 @@ public final class GenerationEval {
     /** FD to the reference, class accuracy, and the decoded images [n * 1024] in label order (class c at c*n/10...). */
     public record Result(double frechetDistance, double classAccuracy, int count, float[] images, int[] labels, double seconds) {}
 
-    /** Rows of 64 sequences at a time keep the KV cache and the decoder's activations small. */
+    /** 100 sequences at a time keep the KV cache and the decoder's activations small. */
     private static final int BATCH = 100;
 
     /**
