@@ -10,13 +10,12 @@ import jdk.incubator.vector.VectorSpecies;
  * col(src[n]) is the K x P im2col matrix of one source image under a {@link Window}. col is never materialised. A is
  * packed once per call, whole (micro-panels of MR rows), and shared read-only by all threads. A unit of work is one
  * image and one panel of NR output pixels; for each KC block of K, every MR-row tile of A runs a register-blocked
- * micro kernel (MR x NR, as {@link Gemm#kernel}) against that panel's B, read in one of three ways:
+ * micro kernel (MR x NR, as {@link Gemm#kernel}) against that panel's B, read in one of two ways:
  * <ul>
  *   <li>when output rows are whole vectors (width a multiple of the vector length): straight from a zero-padded copy
  *       of the image that each thread makes for the images it works on, B's vectors at row k found through a table
  *       of offsets. With stride s the copy is split into s x s phases (padded pixel (r, c) in phase (r mod s, c mod s)
  *       at (r / s, c / s)), so that a tap's pixels along an output row are contiguous for any stride;
- *   <li>when rows are 8 pixels and vectors have 16 lanes: the same, with 8-lane vectors, four per panel;
  *   <li>otherwise each B micro-panel (KC rows of col by NR pixels) is packed from the image into a per-thread buffer
  *       that stays in cache, line segment by line segment.
  * </ul>
@@ -34,9 +33,6 @@ final class ConvGemm {
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int VL = S.length();
-    /** 8-lane vectors, for rows of 8 pixels when the preferred vectors have 16 lanes (same FMAs, so same bits). */
-    private static final VectorSpecies<Float> SH = FloatVector.SPECIES_256;
-    private static final int HL = SH.length();
     private static final int MR = Gemm.MR, NR = Gemm.NR, KC = Gemm.KC;
     /** Least work (multiply-adds) worth a task of its own. */
     private static final long MIN_TASK_WORK = 1L << 19;
@@ -61,7 +57,7 @@ final class ConvGemm {
         float[] xp = new float[0];
         long padCall = -1;
         int padImage = -1;
-        final int[] pos = new int[NR / HL];
+        final int[] pos = new int[NR / VL];
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -126,11 +122,12 @@ final class ConvGemm {
         if (units > Integer.MAX_VALUE) throw new IllegalArgumentException("conv2d: too many output tiles");
         // Output rows of whole vectors: B is read in place from a zero-padded (for stride > 1 also phase-split) copy
         // of the image, made by each thread for the images it works on, rows of col found through a table of
-        // offsets. Rows of 8 pixels under 16-lane vectors take the same path with 8-lane vectors, four per panel.
-        // Other widths pack each B panel from the image. All three do the same FMAs in the same order.
+        // offsets. Other widths pack each B panel from the image. Both do the same FMAs in the same order.
+        // Only the preferred species is used here, as everywhere in the backend: a second vector shape in the same
+        // generic Vector API methods pollutes their type profiles, and C2 then compiles hot kernels without the
+        // intrinsics (measured: 8x slower decoding after a GEMM-heavy phase, and the reverse).
         boolean direct = win.wo() % VL == 0;
-        boolean half = !direct && VL == 2 * HL && win.wo() % HL == 0;
-        int[] off = direct || half ? offsets(win) : null;
+        int[] off = direct ? offsets(win) : null;
         long call = CALLS.incrementAndGet();
         int grain = (int) Math.max(1, MIN_TASK_WORK / ((long) tiles * MR * NR * k));
         WorkerPool.global().parallelFor((int) units, grain, (s, e) -> {
@@ -139,11 +136,11 @@ final class ConvGemm {
                 int n = u / panels, p0 = u % panels * NR, cols = Math.min(NR, p - p0);
                 int img = srcOff + n * win.imageSize(), dst = outOff + n * m * p + p0;
                 int segs = 0;
-                if (direct || half) {
+                if (direct) {
                     pad(win, src, img, sc, call, n);
                     // where each vector of the panel's pixels starts in the padded image (the last one repeated
                     // past the end of a partial panel)
-                    int width = direct ? VL : HL, wp = phaseCols(win);
+                    int width = VL, wp = phaseCols(win);
                     for (int j = 0; j < NR / width; j++) {
                         int q = p0 + Math.min(j * width, cols - 1) / width * width;
                         sc.pos[j] = q / win.wo() * wp + q % win.wo();
@@ -153,11 +150,10 @@ final class ConvGemm {
                 }
                 for (int pc = 0; pc < k; pc += KC) {
                     int kc = Math.min(KC, k - pc);
-                    if (!direct && !half) packPanel(win, src, img, pc, kc, sc, segs);
+                    if (!direct) packPanel(win, src, img, pc, kc, sc, segs);
                     for (int t = 0; t < tiles; t++) {
                         int ao = t * k * MR + pc * MR;
                         if (direct) kernelDirect(kc, pa, ao, sc.xp, sc.pos[0], sc.pos[1] - sc.pos[0], off, pc, sc.tile);
-                        else if (half) kernelHalf(kc, pa, ao, sc.xp, sc.pos, off, pc, sc.tile);
                         else Gemm.kernel(kc, pa, ao, sc.b, 0, sc.tile);
                         for (int r = 0, rows = Math.min(MR, m - t * MR); r < rows; r++) {
                             int row = t * MR + r, o = dst + row * p;
@@ -272,44 +268,6 @@ final class ConvGemm {
         c41.intoArray(t, 4 * NR + VL);
         c50.intoArray(t, 5 * NR);
         c51.intoArray(t, 5 * NR + VL);
-    }
-
-    /**
-     * {@link #kernelDirect} with 8-lane vectors, four per row of the tile: B's vectors at k are xp[pos[j] + off[pc
-     * + k]] for j in [0, 4). 24 accumulators, so only for CPUs with 32 vector registers (those whose preferred
-     * vectors have 16 lanes).
-     */
-    private static void kernelHalf(int kc, float[] pa, int ao, float[] xp, int[] pos, int[] off, int pc, float[] t) {
-        int q0 = pos[0], q1 = pos[1], q2 = pos[2], q3 = pos[3];
-        FloatVector c00 = FloatVector.zero(SH), c01 = FloatVector.zero(SH), c02 = FloatVector.zero(SH), c03 = FloatVector.zero(SH);
-        FloatVector c10 = FloatVector.zero(SH), c11 = FloatVector.zero(SH), c12 = FloatVector.zero(SH), c13 = FloatVector.zero(SH);
-        FloatVector c20 = FloatVector.zero(SH), c21 = FloatVector.zero(SH), c22 = FloatVector.zero(SH), c23 = FloatVector.zero(SH);
-        FloatVector c30 = FloatVector.zero(SH), c31 = FloatVector.zero(SH), c32 = FloatVector.zero(SH), c33 = FloatVector.zero(SH);
-        FloatVector c40 = FloatVector.zero(SH), c41 = FloatVector.zero(SH), c42 = FloatVector.zero(SH), c43 = FloatVector.zero(SH);
-        FloatVector c50 = FloatVector.zero(SH), c51 = FloatVector.zero(SH), c52 = FloatVector.zero(SH), c53 = FloatVector.zero(SH);
-        for (int p = 0; p < kc; p++) {
-            int ai = ao + p * MR, o = off[pc + p];
-            FloatVector b0 = FloatVector.fromArray(SH, xp, q0 + o), b1 = FloatVector.fromArray(SH, xp, q1 + o);
-            FloatVector b2 = FloatVector.fromArray(SH, xp, q2 + o), b3 = FloatVector.fromArray(SH, xp, q3 + o);
-            FloatVector x = FloatVector.broadcast(SH, pa[ai]);
-            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02); c03 = x.fma(b3, c03);
-            x = FloatVector.broadcast(SH, pa[ai + 1]);
-            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); c12 = x.fma(b2, c12); c13 = x.fma(b3, c13);
-            x = FloatVector.broadcast(SH, pa[ai + 2]);
-            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); c22 = x.fma(b2, c22); c23 = x.fma(b3, c23);
-            x = FloatVector.broadcast(SH, pa[ai + 3]);
-            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); c32 = x.fma(b2, c32); c33 = x.fma(b3, c33);
-            x = FloatVector.broadcast(SH, pa[ai + 4]);
-            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); c42 = x.fma(b2, c42); c43 = x.fma(b3, c43);
-            x = FloatVector.broadcast(SH, pa[ai + 5]);
-            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52); c53 = x.fma(b3, c53);
-        }
-        c00.intoArray(t, 0); c01.intoArray(t, HL); c02.intoArray(t, 2 * HL); c03.intoArray(t, 3 * HL);
-        c10.intoArray(t, NR); c11.intoArray(t, NR + HL); c12.intoArray(t, NR + 2 * HL); c13.intoArray(t, NR + 3 * HL);
-        c20.intoArray(t, 2 * NR); c21.intoArray(t, 2 * NR + HL); c22.intoArray(t, 2 * NR + 2 * HL); c23.intoArray(t, 2 * NR + 3 * HL);
-        c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + HL); c32.intoArray(t, 3 * NR + 2 * HL); c33.intoArray(t, 3 * NR + 3 * HL);
-        c40.intoArray(t, 4 * NR); c41.intoArray(t, 4 * NR + HL); c42.intoArray(t, 4 * NR + 2 * HL); c43.intoArray(t, 4 * NR + 3 * HL);
-        c50.intoArray(t, 5 * NR); c51.intoArray(t, 5 * NR + HL); c52.intoArray(t, 5 * NR + 2 * HL); c53.intoArray(t, 5 * NR + 3 * HL);
     }
 
     /** Splits output pixels [p0, p0 + cols) into runs along output rows: (oh, first ow, length); returns the count. */

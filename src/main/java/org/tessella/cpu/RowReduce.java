@@ -21,6 +21,9 @@ final class RowReduce {
     private static final int K = 16 / L;
     private static final VectorSpecies<Float> P = FloatVector.SPECIES_PREFERRED;
 
+    /** The species of the sixteen partials: the preferred one whenever that has at most 16 lanes (all x86 CPUs). */
+    static VectorSpecies<Float> species() { return S; }
+
     /** This thread's sixteen partials, so that no vector crosses a call (an out-of-line call would box it). */
     private static final ThreadLocal<float[]> PARTIALS = ThreadLocal.withInitial(() -> new float[16]);
 

@@ -131,7 +131,7 @@ class ConvTest {
             new Conv(30, 16, 32, 32, 8, 3, 1, 1, true, 10), // more than one chunk of images
             // implicit GEMM from a padded copy (output rows of whole vectors), the weight gradient by tap GEMM
             new Conv(2, 8, 16, 16, 7, 3, 1, 1, true, 11),   // 16-pixel rows
-            new Conv(3, 10, 8, 8, 13, 3, 1, 1, true, 12),   // 8-pixel rows (8-lane vectors under 16-lane ones)
+            new Conv(3, 10, 8, 8, 13, 3, 1, 1, true, 12),   // 8-pixel rows (packed under 16-lane vectors, direct under 8)
             new Conv(2, 9, 32, 32, 6, 3, 2, 1, true, 13),   // stride 2 to 16x16 (phase-split padded copy)
             new Conv(2, 20, 16, 16, 11, 3, 2, 1, true, 14), // stride 2 to 8x8; channels not a multiple of a vector
             new Conv(2, 8, 20, 20, 5, 5, 1, 2, false, 15),  // 5x5 pad 2
@@ -152,7 +152,7 @@ class ConvTest {
         }
     }
 
-    /** Every path (direct, 8-lane, packed, strided, tap weight gradient, fallbacks), at sizes that split over tasks. */
+    /** Every path (direct, packed, strided, tap weight gradient, fallbacks), at sizes that split over tasks. */
     static final Conv[] THREAD_CASES = {CASES[0], CASES[3], CASES[4], CASES[10], CASES[11], CASES[12], CASES[13],
             CASES[15], CASES[16], CASES[18], CASES[19], CASES[20], new Conv(8, 16, 16, 16, 32, 3, 1, 1, true, 20), new Conv(4, 32, 8, 8, 16, 1, 1, 0, true, 21),
             new Conv(9, 24, 16, 16, 20, 3, 1, 1, true, 24), new Conv(6, 16, 32, 32, 16, 3, 2, 1, true, 25)};
