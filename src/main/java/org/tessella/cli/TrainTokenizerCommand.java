@@ -47,6 +47,8 @@ final class TrainTokenizerCommand implements Command {
                   --crt-detach         detach the regularizer's target latents
                   --crt-ramp N         steps over which the CRT weight ramps up from 0 (default: 1000, or a fifth
                                        of the run when that is shorter)
+                  --entropy-weight W   weight of the quantizer's entropy loss (default 0), which spreads each
+                                       batch over the codebook: a counterweight to CRT's pull toward few codes
                   --epochs N           epochs (default 5)
                   --batch N            images per step (default 64)
                   --lr X               peak learning rate (default 1e-3), warmup 100 steps then cosine to lr/10
@@ -63,7 +65,7 @@ final class TrainTokenizerCommand implements Command {
 
     @Override public int run(String[] argv) throws Exception {
         Args a = Args.parse(name(), argv, Set.of("out", "model", "codebook", "crt-weight", "epochs", "batch", "lr", "seed", "limit",
-                "data", "resume", "stop-after", "probe-steps", "probe-model", "crt-ramp", "threads"), Set.of("crt-detach"));
+                "data", "resume", "stop-after", "probe-steps", "probe-model", "crt-ramp", "entropy-weight", "threads"), Set.of("crt-detach"));
         Main.configureThreads(a);
         TokenProbe.Options probe = ProbeCommand.options(a, TokenProbe.Options.defaults(), "probe-steps", "probe-model");
         boolean resume = a.has("resume");
@@ -89,6 +91,8 @@ final class TrainTokenizerCommand implements Command {
             float lr = a.number("lr", d.lr());
             float crtWeight = a.number("crt-weight", 0f);
             if (!(crtWeight >= 0) || Float.isInfinite(crtWeight)) throw new UsageException("--crt-weight must be finite and >= 0");
+            float entropyWeight = a.number("entropy-weight", d.entropyWeight());
+            if (!(entropyWeight >= 0) || Float.isInfinite(entropyWeight)) throw new UsageException("--entropy-weight must be finite and >= 0");
             int epochs = a.integer("epochs", d.epochs()), batch = a.integer("batch", d.batch());
             if (epochs < 1 || batch < 1) throw new UsageException("--epochs and --batch must be at least 1");
             limit = a.integer("limit", FashionMnist.Split.TRAIN.count());
@@ -98,7 +102,7 @@ final class TrainTokenizerCommand implements Command {
             long ramp = a.longValue("crt-ramp", Math.min(d.crtRampSteps(), Math.max(1, steps / 5)));
             if (ramp < 0) throw new UsageException("--crt-ramp must be >= 0");
             cfg = new TokenizerTraining.Config(epochs, batch, lr, lr * 0.1f, d.weightDecay(), d.clip(), d.warmupSteps(),
-                    a.longValue("seed", d.seed()), crtWeight, ramp, a.flag("crt-detach"), d.crtLr(), d.restartEvery(), d.deadAfter(),
+                    a.longValue("seed", d.seed()), crtWeight, ramp, a.flag("crt-detach"), d.crtLr(), d.restartEvery(), d.deadAfter(), entropyWeight,
                     a.longValue("stop-after", 0));
             if (Files.exists(out.resolve(TokenizerTraining.CHECKPOINT)))
                 throw new UsageException(out + " already holds a run; continue it with --resume " + out + " or choose another --out");
@@ -164,6 +168,7 @@ final class TrainTokenizerCommand implements Command {
         m.put("tokens_per_image", model.config.tokensPerImage());
         m.put("codebook_size", model.config.codebookSize());
         m.put("crt_weight", cfg.crtWeight());
+        m.put("entropy_weight", cfg.entropyWeight());
         if (Double.isFinite(r.test().crtLoss())) m.put("crt_loss", r.test().crtLoss());
         m.put("crt_detach", cfg.crtDetach());
         m.put("codes_restarted", r.codesRestarted());

@@ -257,7 +257,7 @@ public final class Study {
         TokenizerTraining.Config d = TokenizerTraining.Config.defaults();
         long steps = (long) plan.tokenizerImages() / plan.tokenizerBatch() * plan.tokenizerEpochs();
         return new TokenizerTraining.Config(plan.tokenizerEpochs(), plan.tokenizerBatch(), d.lr(), d.minLr(), d.weightDecay(), d.clip(), d.warmupSteps(),
-                plan.seed(), 0f, Math.min(d.crtRampSteps(), Math.max(1, steps / 5)), false, d.crtLr(), d.restartEvery(), d.deadAfter(), 0);
+                plan.seed(), 0f, Math.min(d.crtRampSteps(), Math.max(1, steps / 5)), false, d.crtLr(), d.restartEvery(), d.deadAfter(), 0f, 0);
     }
 
     private static double reconstructionSsim(VqTokenizer model, Dataset test, int count) {

@@ -35,7 +35,7 @@ class TokenizerTrainingTest {
     static final Dataset TRAIN = SyntheticImages.shapes(96, 5), TEST = SyntheticImages.shapes(32, 6);
 
     static TokenizerTraining.Config config(int epochs, float crtWeight) {
-        return new TokenizerTraining.Config(epochs, 16, 3e-3f, 3e-4f, 0f, 1.0, 3, 7, crtWeight, 5, false, 1e-3f, 3, 4, 0);
+        return new TokenizerTraining.Config(epochs, 16, 3e-3f, 3e-4f, 0f, 1.0, 3, 7, crtWeight, 5, false, 1e-3f, 3, 4, 0f, 0);
     }
 
     @Test
