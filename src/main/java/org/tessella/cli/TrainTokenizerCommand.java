@@ -165,6 +165,7 @@ final class TrainTokenizerCommand implements Command {
         m.put("test_mse", r.test().mse());
         m.put("codebook_usage", r.test().codebookUsage());
         m.put("code_entropy_bits", r.test().entropyBits());
+        m.put("code_entropy_given_position_bits", r.test().positionEntropyBits());
         m.put("tokens_per_image", model.config.tokensPerImage());
         m.put("codebook_size", model.config.codebookSize());
         m.put("crt_weight", cfg.crtWeight());

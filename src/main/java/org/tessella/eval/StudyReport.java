@@ -40,9 +40,9 @@ public final class StudyReport {
         List<List<?>> rows = new ArrayList<>();
         for (TokenizerSummary t : r.tokenizers())
             rows.add(List.of(t.spec().id(), t.tokens(), t.spec().codebook(), t.spec().crtWeight(), t.psnrDb(), t.ssim(), t.usage(),
-                    t.entropyBits(), t.perplexity(), t.crtLoss(), t.trainSeconds()));
-        page.table(List.of("tokenizer", "tokens", "codebook", "crt weight", "PSNR dB", "SSIM", "usage", "entropy bits", "perplexity",
-                "crt loss", "train s"), rows);
+                    t.entropyBits(), t.positionEntropyBits(), t.perplexity(), t.crtLoss(), t.trainSeconds()));
+        page.table(List.of("tokenizer", "tokens", "codebook", "crt weight", "PSNR dB", "SSIM", "usage", "entropy bits",
+                "entropy given position", "perplexity", "crt loss", "train s"), rows);
         SvgPlot rd = new SvgPlot("rate-distortion").xLabel("bits per image (tokens x log2 codebook)").yLabel("test PSNR (dB)");
         for (boolean crt : new boolean[]{false, true}) {
             List<TokenizerSummary> ts = r.tokenizers().stream().filter(t -> t.spec().crt() == crt)
@@ -169,8 +169,9 @@ public final class StudyReport {
         for (TokenizerSummary[] p : pairs(r)) {
             double d = p[1].psnrDb() - p[0].psnrDb();
             out.add(String.format(Locale.ROOT, "%d tokens: CRT (weight %s) changes test PSNR by %+.2f dB (%.2f -> %.2f), usage %.3f -> %.3f, "
-                            + "entropy %.2f -> %.2f bits. %s", p[0].tokens(), p[1].spec().crtWeight(), d, p[0].psnrDb(), p[1].psnrDb(),
-                    p[0].usage(), p[1].usage(), p[0].entropyBits(), p[1].entropyBits(),
+                            + "entropy %.2f -> %.2f bits (given the position %.2f -> %.2f). %s", p[0].tokens(), p[1].spec().crtWeight(), d,
+                    p[0].psnrDb(), p[1].psnrDb(), p[0].usage(), p[1].usage(), p[0].entropyBits(), p[1].entropyBits(),
+                    p[0].positionEntropyBits(), p[1].positionEntropyBits(),
                     d < 0 ? "Reconstruction is worse with CRT, as the paper says." : "Reconstruction is not worse with CRT here, unlike the paper."));
             int lower = 0, total = 0;
             List<String> detail = new ArrayList<>();
@@ -221,9 +222,9 @@ public final class StudyReport {
         List<List<Object>> toks = new ArrayList<>();
         for (TokenizerSummary t : r.tokenizers())
             toks.add(List.of(t.spec().id(), t.spec().preset(), t.tokens(), t.spec().codebook(), t.spec().crtWeight(), t.psnrDb(), t.ssim(),
-                    t.usage(), t.entropyBits(), t.perplexity(), t.crtLoss(), t.trainSeconds(), t.trainFlops()));
+                    t.usage(), t.entropyBits(), t.positionEntropyBits(), t.perplexity(), t.crtLoss(), t.trainSeconds(), t.trainFlops()));
         Csv.write(r.dir().resolve("tokenizers.csv"), List.of("tokenizer", "preset", "tokens", "codebook", "crt_weight", "psnr_db", "ssim",
-                "codebook_usage", "code_entropy_bits", "perplexity", "crt_loss", "train_seconds", "train_flops"), toks);
+                "codebook_usage", "code_entropy_bits", "code_entropy_given_position_bits", "perplexity", "crt_loss", "train_seconds", "train_flops"), toks);
         List<List<Object>> rows = new ArrayList<>();
         for (Point p : r.points()) {
             TokenizerSummary t = r.tokenizers().stream().filter(x -> x.spec().id().equals(p.tokenizer())).findFirst().orElseThrow();

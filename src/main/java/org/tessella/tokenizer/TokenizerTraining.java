@@ -133,9 +133,13 @@ public final class TokenizerTraining {
      * Test-set evaluation. PSNR is {@code 10 log10(2^2 / mse)} (peak-to-peak 2 on [-1, 1] images) of the mean squared
      * error over all test pixels; usage is the fraction of codes picked at least once on the test set; entropy is that
      * of the test set's code histogram in bits; crtLoss the regularizer's mean loss on the test latents (NaN without a
-     * regularizer).
+     * regularizer). {@code positionEntropyBits} is the code entropy given the position, H(code | position): the mean
+     * over the N positions of the entropy of that position's histogram. {@code entropyBits - positionEntropyBits} is
+     * how much the codes say about where they are rather than what is there; a tokenizer whose codes encode position
+     * would look easy to a stage-2 model (which knows the position) without its tokens carrying simpler content.
      */
-    public record Eval(double mse, double psnrDb, double codebookUsage, double entropyBits, double crtLoss, long[] counts) {}
+    public record Eval(double mse, double psnrDb, double codebookUsage, double entropyBits, double positionEntropyBits,
+                       double crtLoss, long[] counts) {}
 
     public record Result(long steps, double trainSeconds, double imagesPerSecond, long trainFlops, Eval test,
                          double finalTrainLoss, int codesRestarted, boolean finished) {}
@@ -307,6 +311,8 @@ public final class TokenizerTraining {
         if (crt != null) crt.eval();
         int k = model.config.codebookSize(), img = data.imageSize();
         long[] counts = new long[k];
+        int positions = model.tokens();
+        long[][] byPosition = new long[positions][k];
         double sqSum = 0, crtSum = 0;
         try (var ignored = Tape.noGrad()) {
             for (int s = 0; s < data.size(); s += EVAL_BATCH) {
@@ -315,7 +321,11 @@ public final class TokenizerTraining {
                     Tensor images = Tensor.of(Arrays.copyOfRange(data.images(), s * img, (s + bs) * img), bs, 1, VqConfig.IMAGE_SIZE, VqConfig.IMAGE_SIZE);
                     VqTokenizer.Output o = model.forward(images);
                     sqSum += o.reconstructionLoss().item() * (double) bs;
-                    for (int c : o.quant().indices().toIntArray()) counts[c]++;
+                    int[] codes = o.quant().indices().toIntArray();
+                    for (int i = 0; i < codes.length; i++) {
+                        counts[codes[i]]++;
+                        byPosition[i % positions][codes[i]]++;
+                    }
                     if (crt != null) crtSum += crt.loss(o.quant().latents()).item() * (double) bs;
                 }
             }
@@ -324,8 +334,9 @@ public final class TokenizerTraining {
         if (crt != null) crt.train(wasTraining);
         int used = 0;
         for (long c : counts) if (c > 0) used++;
-        double mse = sqSum / data.size();
-        return new Eval(mse, psnr(mse), (double) used / k, VectorQuantizer.entropyBits(counts),
+        double mse = sqSum / data.size(), positionEntropy = 0;
+        for (long[] h : byPosition) positionEntropy += VectorQuantizer.entropyBits(h) / positions;
+        return new Eval(mse, psnr(mse), (double) used / k, VectorQuantizer.entropyBits(counts), positionEntropy,
                 crt == null ? Double.NaN : crtSum / data.size(), counts);
     }
 

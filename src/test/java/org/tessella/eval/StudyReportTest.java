@@ -34,8 +34,8 @@ class StudyReportTest {
     private static Study.Results results(Path dir, double crtShift) {
         TokenizerSpec b = new TokenizerSpec("t64-base", "vq-s", 1024, 0), c = new TokenizerSpec("t64-crt", "vq-s", 1024, 1);
         List<TokenizerSummary> toks = List.of(
-                new TokenizerSummary(b, 64, 25.0, 0.8, 0.9, 9, 512, Double.NaN, 10, 1000),
-                new TokenizerSummary(c, 64, 24.5, 0.78, 0.88, 8.8, 450, 0.1, 11, 1050));
+                new TokenizerSummary(b, 64, 25.0, 0.8, 0.9, 9, 8.5, 512, Double.NaN, 10, 1000),
+                new TokenizerSummary(c, 64, 24.5, 0.78, 0.88, 8.8, 8.2, 450, 0.1, 11, 1050));
         List<Point> pts = new ArrayList<>();
         for (int i = 1; i <= 3; i++) {
             long flops = (long) (1e9 * Math.pow(4, i));

@@ -49,12 +49,27 @@ class TokenizerTrainingTest {
         assertTrue(after < 0.6 * before, "test mse " + before + " -> " + after);
         assertTrue(Double.isNaN(r.test().crtLoss()), "the baseline runs no regularizer");
         assertTrue(r.test().codebookUsage() > 0 && r.test().codebookUsage() <= 1);
+        assertTrue(r.test().positionEntropyBits() >= 0 && r.test().positionEntropyBits() <= r.test().entropyBits() + 1e-9,
+                "conditioning on the position cannot raise the entropy: " + r.test().positionEntropyBits() + " vs " + r.test().entropyBits());
         assertTrue(r.trainFlops() > 0);
         Map<String, Tensor> t = Checkpoint.load(tmp.resolve(TokenizerTraining.CHECKPOINT)).tensors();
         assertTrue(t.keySet().stream().noneMatch(k -> k.startsWith("crt.")), "baseline checkpoint holds no regularizer: " + t.keySet());
         List<List<String>> csv = Csv.read(tmp.resolve("loss.csv"));
         assertEquals(19, csv.size());
         assertEquals("test_psnr_db", csv.get(0).get(10));
+    }
+
+    @Test
+    void entropyLossSpreadsTheCodes(@TempDir Path tmp) throws Exception {
+        TokenizerTraining.Config plain = config(3, 0f);
+        TokenizerTraining.Config spread = new TokenizerTraining.Config(plain.epochs(), plain.batch(), plain.lr(), plain.minLr(), plain.weightDecay(),
+                plain.clip(), plain.warmupSteps(), plain.seed(), 0f, plain.crtRampSteps(), false, plain.crtLr(), 0, plain.deadAfter(), 1f, 0);
+        TokenizerTraining.Config noRestart = new TokenizerTraining.Config(plain.epochs(), plain.batch(), plain.lr(), plain.minLr(), plain.weightDecay(),
+                plain.clip(), plain.warmupSteps(), plain.seed(), 0f, plain.crtRampSteps(), false, plain.crtLr(), 0, plain.deadAfter(), 0f, 0);
+        Path a = Files.createDirectories(tmp.resolve("a")), b = Files.createDirectories(tmp.resolve("b"));
+        double without = TokenizerTraining.train(new VqTokenizer(SMALL, new Init(7)), TRAIN, TEST, noRestart, a, false, null).test().entropyBits();
+        double with = TokenizerTraining.train(new VqTokenizer(SMALL, new Init(7)), TRAIN, TEST, spread, b, false, null).test().entropyBits();
+        assertTrue(with > without + 0.1, "code entropy without / with the entropy loss: " + without + " / " + with);
     }
 
     @Test
