@@ -6,7 +6,10 @@
  * {@link org.tessella.tokenizer.VqConfig} holds its shape (presets {@code vq-s}: 64 tokens, {@code vq-s16}: 16
  * tokens; codebooks 64 to 4096). Latents are exchanged as raster-order sequences [B, N, D]. The CRT regularizer
  * ({@link org.tessella.tokenizer.CrtRegularizer}) reads the normalised pre-quantization latents during stage-1
- * training only. One image at a time: {@code VqTokenizer.load(dir)}, {@code encode(float[])} (28x28 padded like
+ * training only; the quantizer's entropy loss (optional, {@code --entropy-weight}) is its counterweight, keeping
+ * codes spread when the regularizer pulls latents together. Test metrics include the code entropy and the code entropy
+ * given the position: a tokenizer whose codes encode where they are looks easy to a stage-2 model without carrying
+ * simpler content, so both are reported next to the probe's bits per token. One image at a time: {@code VqTokenizer.load(dir)}, {@code encode(float[])} (28x28 padded like
  * Fashion-MNIST, or 32x32, in [-1, 1]) to code indices, {@code decode(int[])} back to a 32x32 image.
  *
  * <p>Depends on {@code nn}, {@code optim}, {@code io}, {@code data}, and through them on autograd, backend, tensor
