@@ -10,14 +10,18 @@ import jdk.incubator.vector.VectorSpecies;
  * col(src[n]) is the K x P im2col matrix of one source image under a {@link Window}. col is never materialised. A is
  * packed once per call, whole (micro-panels of MR rows), and shared read-only by all threads. A unit of work is one
  * image and one panel of NR output pixels; for each KC block of K, every MR-row tile of A runs a register-blocked
- * micro kernel (MR x NR, as {@link Gemm#kernel}) against that panel's B, read in one of two ways:
+ * micro kernel (MR x NR, as {@link Gemm#kernel}) against that panel's B, read in one of three ways:
  * <ul>
  *   <li>when output rows are whole vectors (width a multiple of the vector length): straight from a zero-padded copy
  *       of the image that each thread makes for the images it works on, B's vectors at row k found through a table
  *       of offsets. With stride s the copy is split into s x s phases (padded pixel (r, c) in phase (r mod s, c mod s)
  *       at (r / s, c / s)), so that a tap's pixels along an output row are contiguous for any stride;
- *   <li>otherwise each B micro-panel (KC rows of col by NR pixels) is packed from the image into a per-thread buffer
- *       that stays in cache, line segment by line segment.
+ *   <li>stride 1, other widths: from a per-thread copy of the image as kw column-shifted planes per channel, each
+ *       output-width wide ({@code copy[kj][c][r][x] = padded[c][r][x + kj]}), in which output pixel q of tap
+ *       (c, ki, kj) sits at {@code q + (kj*C + c)*hp*wo + ki*wo}: a panel's pixels are contiguous across output rows,
+ *       so 8-pixel rows (vq-s at 8x8) and 4-pixel ones (vq-s16) run the same direct kernel;
+ *   <li>otherwise (stride > 1, other widths) each B micro-panel (KC rows of col by NR pixels) is packed from the image
+ *       into a per-thread buffer that stays in cache, line segment by line segment.
  * </ul>
  *
  * <p>The forward convolution is A = the weights [O, C*kh*kw] over x; the stride-1 input gradient is a convolution of gy
@@ -122,12 +126,14 @@ final class ConvGemm {
         if (units > Integer.MAX_VALUE) throw new IllegalArgumentException("conv2d: too many output tiles");
         // Output rows of whole vectors: B is read in place from a zero-padded (for stride > 1 also phase-split) copy
         // of the image, made by each thread for the images it works on, rows of col found through a table of
-        // offsets. Other widths pack each B panel from the image. Both do the same FMAs in the same order.
+        // offsets. Stride 1 at other widths reads B in place too, from column-shifted copies (see the class doc).
+        // Other widths pack each B panel from the image. All do the same FMAs in the same order.
         // Only the preferred species is used here, as everywhere in the backend: a second vector shape in the same
         // generic Vector API methods pollutes their type profiles, and C2 then compiles hot kernels without the
         // intrinsics (measured: 8x slower decoding after a GEMM-heavy phase, and the reverse).
-        boolean direct = win.wo() % VL == 0;
-        int[] off = direct ? offsets(win) : null;
+        boolean shifted = win.wo() % VL != 0 && win.stride() == 1;
+        boolean direct = win.wo() % VL == 0 || shifted;
+        int[] off = shifted ? shiftedOffsets(win) : direct ? offsets(win) : null;
         long call = CALLS.incrementAndGet();
         int grain = (int) Math.max(1, MIN_TASK_WORK / ((long) tiles * MR * NR * k));
         WorkerPool.global().parallelFor((int) units, grain, (s, e) -> {
@@ -136,7 +142,11 @@ final class ConvGemm {
                 int n = u / panels, p0 = u % panels * NR, cols = Math.min(NR, p - p0);
                 int img = srcOff + n * win.imageSize(), dst = outOff + n * m * p + p0;
                 int segs = 0;
-                if (direct) {
+                if (shifted) {
+                    padShifted(win, src, img, sc, call, n);
+                    sc.pos[0] = p0;
+                    sc.pos[1] = p0 + VL;
+                } else if (direct) {
                     pad(win, src, img, sc, call, n);
                     // where each vector of the panel's pixels starts in the padded image (the last one repeated
                     // past the end of a partial panel)
@@ -187,6 +197,47 @@ final class ConvGemm {
             off[k] = ((c * s + ki % s) * s + kj % s) * hph * wph + ki / s * wph + kj / s;
         }
         return off;
+    }
+
+    /** off[k] for row k = (c, ki, kj) of col in the column-shifted copy: {@code (kj*C + c)*hp*wo + ki*wo}. */
+    private static int[] shiftedOffsets(Window win) {
+        int hp = win.h() + 2 * win.ph(), wo = win.wo(), kk = win.kh() * win.kw();
+        int[] off = new int[win.k()];
+        for (int k = 0; k < off.length; k++) {
+            int c = k / kk, ki = k % kk / win.kw(), kj = k % win.kw();
+            off[k] = ((kj * win.ch() + c) * hp + ki) * wo;
+        }
+        return off;
+    }
+
+    /**
+     * Makes sc.xp the column-shifted copy of image n (stride 1): plane (kj, c) row r holds padded row r from column kj,
+     * wo values, zero off the image; NR floats of slack after the last plane, which a partial last panel may read
+     * (into columns that are never stored).
+     */
+    private static void padShifted(Window win, float[] src, int img, Scratch sc, long call, int n) {
+        if (sc.padCall == call && sc.padImage == n) return;
+        int h = win.h(), w = win.w(), ph = win.ph(), pw = win.pw(), c = win.ch(), wo = win.wo(), hp = h + 2 * ph;
+        int planes = win.kw() * c;
+        if (sc.xp.length < planes * hp * wo + NR) sc.xp = new float[planes * hp * wo + NR];
+        float[] xp = sc.xp;
+        for (int q = 0; q < planes; q++) {
+            int kj = q / c, ch = q % c, plane = q * hp * wo;
+            // columns x with source column x + kj - pw in [0, w)
+            int x0 = Math.min(wo, Math.max(0, pw - kj)), x1 = Math.max(x0, Math.min(wo, w + pw - kj));
+            for (int r = 0; r < hp; r++) {
+                int d = plane + r * wo, ih = r - ph;
+                if (ih < 0 || ih >= h) {
+                    Arrays.fill(xp, d, d + wo, 0f);
+                    continue;
+                }
+                Arrays.fill(xp, d, d + x0, 0f);
+                System.arraycopy(src, img + (ch * h + ih) * w + x0 + kj - pw, xp, d + x0, x1 - x0);
+                Arrays.fill(xp, d + x1, d + wo, 0f);
+            }
+        }
+        sc.padCall = call;
+        sc.padImage = n;
     }
 
     /** Makes sc.xp the phased, zero-padded copy of image n (at src[img]) unless it already is. */

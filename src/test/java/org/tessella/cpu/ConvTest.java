@@ -131,17 +131,20 @@ class ConvTest {
             new Conv(30, 16, 32, 32, 8, 3, 1, 1, true, 10), // more than one chunk of images
             // implicit GEMM from a padded copy (output rows of whole vectors), the weight gradient by tap GEMM
             new Conv(2, 8, 16, 16, 7, 3, 1, 1, true, 11),   // 16-pixel rows
-            new Conv(3, 10, 8, 8, 13, 3, 1, 1, true, 12),   // 8-pixel rows (packed under 16-lane vectors, direct under 8)
+            new Conv(3, 10, 8, 8, 13, 3, 1, 1, true, 12),   // 8-pixel rows (column-shifted copy under 16-lane vectors, padded copy under 8)
             new Conv(2, 9, 32, 32, 6, 3, 2, 1, true, 13),   // stride 2 to 16x16 (phase-split padded copy)
             new Conv(2, 20, 16, 16, 11, 3, 2, 1, true, 14), // stride 2 to 8x8; channels not a multiple of a vector
             new Conv(2, 8, 20, 20, 5, 5, 1, 2, false, 15),  // 5x5 pad 2
             new Conv(1, 64, 8, 8, 8, 3, 1, 1, true, 16),    // batch 1, depth 576: more than one K block
             new Conv(2, 8, 16, 16, 1, 3, 1, 1, true, 17),   // one output channel (the decoder's conv_out)
             new Conv(2, 16, 16, 16, 12, 1, 1, 1, true, 18), // 1x1 with padding
-            // B panels packed from the image (rows of other widths)
+            // stride 1, rows of other widths: column-shifted copy
             new Conv(2, 12, 9, 11, 5, 3, 1, 1, true, 19),   // odd sizes
             new Conv(1, 60, 7, 7, 9, 3, 1, 1, true, 22),    // depth 540 > one K block, 7-pixel rows
+            // B panels packed from the image (stride > 1, rows of other widths)
             new Conv(2, 8, 13, 13, 7, 3, 2, 0, true, 23),   // stride 2, no padding, odd sizes
+            new Conv(3, 10, 4, 4, 9, 3, 1, 1, true, 26),    // 4-pixel rows (vq-s16's 4x4 stage), shifted copy
+            new Conv(2, 6, 9, 7, 4, 3, 1, 0, true, 27),     // shifted copy without padding (rows of 5)
     };
 
     @Test
@@ -152,10 +155,11 @@ class ConvTest {
         }
     }
 
-    /** Every path (direct, packed, strided, tap weight gradient, fallbacks), at sizes that split over tasks. */
+    /** Every path (padded copy, shifted copy, packed, strided, tap weight gradient, fallbacks), at sizes that split over tasks. */
     static final Conv[] THREAD_CASES = {CASES[0], CASES[3], CASES[4], CASES[10], CASES[11], CASES[12], CASES[13],
             CASES[15], CASES[16], CASES[18], CASES[19], CASES[20], new Conv(8, 16, 16, 16, 32, 3, 1, 1, true, 20), new Conv(4, 32, 8, 8, 16, 1, 1, 0, true, 21),
-            new Conv(9, 24, 16, 16, 20, 3, 1, 1, true, 24), new Conv(6, 16, 32, 32, 16, 3, 2, 1, true, 25)};
+            new Conv(9, 24, 16, 16, 20, 3, 1, 1, true, 24), new Conv(6, 16, 32, 32, 16, 3, 2, 1, true, 25),
+            CASES[21], CASES[22], new Conv(12, 24, 8, 8, 20, 3, 1, 1, true, 28)};
 
     /** SHA-256 over all outputs of THREAD_CASES' three passes. */
     static String hashOfCases() throws Exception {
