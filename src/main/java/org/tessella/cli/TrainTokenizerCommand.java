@@ -4,6 +4,7 @@ import org.tessella.ar.TokenFile;
 import org.tessella.cpu.WorkerPool;
 import org.tessella.data.Dataset;
 import org.tessella.data.FashionMnist;
+import org.tessella.eval.FashionClassifier;
 import org.tessella.eval.TokenProbe;
 import org.tessella.io.Json;
 import org.tessella.io.TrainingLog;
@@ -49,6 +50,13 @@ final class TrainTokenizerCommand implements Command {
                                        of the run when that is shorter)
                   --entropy-weight W   weight of the quantizer's entropy loss (default 0), which spreads each
                                        batch over the codebook: a counterweight to CRT's pull toward few codes
+                  --l1-weight W        add W x mean |reconstruction - image| (default 0)
+                  --perceptual-weight W  add W x the MSE of the classifier's features of reconstruction and image
+                                       (default 0; needs --classifier DIR, also when resuming)
+                  --classifier DIR     the Fashion-MNIST classifier for the perceptual loss
+                  --adversarial-weight W  add W x a PatchGAN discriminator's hinge generator loss (default 0); the
+                                       discriminator trains on every batch from --adversarial-start on
+                  --adversarial-start N  first step of the adversarial term (default 0)
                   --epochs N           epochs (default 5)
                   --batch N            images per step (default 64)
                   --lr X               peak learning rate (default 1e-3), warmup 100 steps then cosine to lr/10
@@ -65,7 +73,8 @@ final class TrainTokenizerCommand implements Command {
 
     @Override public int run(String[] argv) throws Exception {
         Args a = Args.parse(name(), argv, Set.of("out", "model", "codebook", "crt-weight", "epochs", "batch", "lr", "seed", "limit",
-                "data", "resume", "stop-after", "probe-steps", "probe-model", "crt-ramp", "entropy-weight", "threads"), Set.of("crt-detach"));
+                "data", "resume", "stop-after", "probe-steps", "probe-model", "crt-ramp", "entropy-weight", "threads",
+                "l1-weight", "perceptual-weight", "adversarial-weight", "adversarial-start", "classifier"), Set.of("crt-detach"));
         Main.configureThreads(a);
         TokenProbe.Options probe = ProbeCommand.options(a, TokenProbe.Options.defaults(), "probe-steps", "probe-model");
         boolean resume = a.has("resume");
@@ -103,7 +112,7 @@ final class TrainTokenizerCommand implements Command {
             if (ramp < 0) throw new UsageException("--crt-ramp must be >= 0");
             cfg = new TokenizerTraining.Config(epochs, batch, lr, lr * 0.1f, d.weightDecay(), d.clip(), d.warmupSteps(),
                     a.longValue("seed", d.seed()), crtWeight, ramp, a.flag("crt-detach"), d.crtLr(), d.restartEvery(), d.deadAfter(), entropyWeight,
-                    a.longValue("stop-after", 0));
+                    extraLosses(a), a.longValue("stop-after", 0));
             if (Files.exists(out.resolve(TokenizerTraining.CHECKPOINT)))
                 throw new UsageException(out + " already holds a run; continue it with --resume " + out + " or choose another --out");
         }
@@ -117,7 +126,7 @@ final class TrainTokenizerCommand implements Command {
                 WorkerPool.global().threads());
         TokenizerTraining.Result r;
         try (TrainingLog log = new TrainingLog("tokenizer", "img", steps, out.resolve("train.log"))) {
-            r = TokenizerTraining.train(model, train, test, cfg, out, resume, log);
+            r = TokenizerTraining.train(model, train, test, cfg, out, resume, log, perceptualFeatures(a, cfg));
         }
         if (!r.finished()) return 0;
         model.save(out, r.steps());
@@ -130,6 +139,26 @@ final class TrainTokenizerCommand implements Command {
         TrainClassifierCommand.writeJson(out.resolve("metrics.json"), m);
         System.out.println("wrote " + out.resolve("metrics.json"));
         return 0;
+    }
+
+    static TokenizerTraining.ExtraLosses extraLosses(Args a) {
+        try {
+            return new TokenizerTraining.ExtraLosses(a.number("l1-weight", 0f), a.number("perceptual-weight", 0f),
+                    a.number("adversarial-weight", 0f), a.longValue("adversarial-start", 0));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+    }
+
+    /** The frozen classifier's penultimate features when the run has a perceptual term, else null. */
+    static java.util.function.UnaryOperator<org.tessella.tensor.Tensor> perceptualFeatures(Args a, TokenizerTraining.Config cfg) {
+        if (cfg.extra().perceptual() <= 0) return null;
+        if (!a.has("classifier"))
+            throw new UsageException("--perceptual-weight needs the Fashion-MNIST classifier: pass --classifier DIR (tessella train-classifier makes one)");
+        FashionClassifier c = FashionClassifier.load(a.requiredPath("train-tokenizer", "classifier"));
+        for (org.tessella.nn.Parameter p : c.parameters()) p.tensor().requiresGrad(false);
+        c.eval();
+        return c::features;
     }
 
     /** Token file name in a tokenizer run directory. */
@@ -170,6 +199,9 @@ final class TrainTokenizerCommand implements Command {
         m.put("codebook_size", model.config.codebookSize());
         m.put("crt_weight", cfg.crtWeight());
         m.put("entropy_weight", cfg.entropyWeight());
+        m.put("l1_weight", cfg.extra().l1());
+        m.put("perceptual_weight", cfg.extra().perceptual());
+        m.put("adversarial_weight", cfg.extra().adversarial());
         if (Double.isFinite(r.test().crtLoss())) m.put("crt_loss", r.test().crtLoss());
         m.put("crt_detach", cfg.crtDetach());
         m.put("codes_restarted", r.codesRestarted());

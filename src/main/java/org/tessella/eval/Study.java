@@ -270,7 +270,7 @@ public final class Study {
         long steps = (long) plan.tokenizerImages() / plan.tokenizerBatch() * plan.tokenizerEpochs();
         return new TokenizerTraining.Config(plan.tokenizerEpochs(), plan.tokenizerBatch(), d.lr(), d.minLr(), d.weightDecay(), d.clip(), d.warmupSteps(),
                 plan.seed(), 0f, Math.min(d.crtRampSteps(), Math.max(1, steps / 5)), false, d.crtLr(), d.restartEvery(), d.deadAfter(),
-                TOKENIZER_ENTROPY_WEIGHT, 0);
+                TOKENIZER_ENTROPY_WEIGHT, TokenizerTraining.ExtraLosses.NONE, 0);
     }
 
     private static double reconstructionSsim(VqTokenizer model, Dataset test, int count) {

@@ -1,5 +1,6 @@
 package org.tessella.tokenizer;
 
+import org.tessella.autograd.Functional;
 import org.tessella.autograd.Ops;
 import org.tessella.autograd.Tape;
 import org.tessella.backend.Backends;
@@ -28,6 +29,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /**
  * Stage-1 training of a {@link VqTokenizer} on 1x32x32 images in [-1, 1] (papers/crt.md).
@@ -71,7 +73,7 @@ public final class TokenizerTraining {
     private TokenizerTraining() {}
 
     public static final String CHECKPOINT = "checkpoint.safetensors";
-    public static final String OPTIM_PREFIX = "optim.", CRT_PREFIX = "crt.", USAGE_PREFIX = "usage.";
+    public static final String OPTIM_PREFIX = "optim.", CRT_PREFIX = "crt.", USAGE_PREFIX = "usage.", DISC_PREFIX = "disc.";
     public static final String LAST_USED = "usage.last_used";
     private static final long RESTART_SEED_SALT = 0x7E57A7C0DE5L;
     private static final int EVAL_BATCH = 200;
@@ -80,24 +82,29 @@ public final class TokenizerTraining {
 
     public record Config(int epochs, int batch, float lr, float minLr, float weightDecay, double clip, int warmupSteps,
                          long seed, float crtWeight, long crtRampSteps, boolean crtDetach, float crtLr,
-                         int restartEvery, int deadAfter, float entropyWeight, long stopAfter) {
+                         int restartEvery, int deadAfter, float entropyWeight, ExtraLosses extra, long stopAfter) {
         /**
          * CPU defaults: 5 epochs of 64 images, lr 1e-3 to 1e-4, no weight decay, clip 1, warmup 100, no CRT, no entropy
          * loss; dead codes (unused for 50 steps, i.e. 200k tokens at 64 tokens x 64 images) restarted every 20 steps, so
          * that restarts act in short runs too.
          */
         public static Config defaults() {
-            return new Config(5, 64, 1e-3f, 1e-4f, 0f, 1.0, 100, 1, 0f, 1000, false, 1e-3f, 20, 50, 0f, 0);
+            return new Config(5, 64, 1e-3f, 1e-4f, 0f, 1.0, 100, 1, 0f, 1000, false, 1e-3f, 20, 50, 0f, ExtraLosses.NONE, 0);
+        }
+
+        public Config withExtra(ExtraLosses e) {
+            return new Config(epochs, batch, lr, minLr, weightDecay, clip, warmupSteps, seed, crtWeight, crtRampSteps, crtDetach, crtLr,
+                    restartEvery, deadAfter, entropyWeight, e, stopAfter);
         }
 
         public Config withCrt(float weight, boolean detach) {
             return new Config(epochs, batch, lr, minLr, weightDecay, clip, warmupSteps, seed, weight, crtRampSteps, detach, crtLr,
-                    restartEvery, deadAfter, entropyWeight, stopAfter);
+                    restartEvery, deadAfter, entropyWeight, extra, stopAfter);
         }
 
         public Config withStopAfter(long step) {
             return new Config(epochs, batch, lr, minLr, weightDecay, clip, warmupSteps, seed, crtWeight, crtRampSteps, crtDetach, crtLr,
-                    restartEvery, deadAfter, entropyWeight, step);
+                    restartEvery, deadAfter, entropyWeight, extra, step);
         }
 
         public Map<String, Object> toJson() {
@@ -117,6 +124,10 @@ public final class TokenizerTraining {
             m.put("restart_every", restartEvery);
             m.put("dead_after", deadAfter);
             m.put("entropy_weight", entropyWeight);
+            m.put("l1_weight", extra.l1());
+            m.put("perceptual_weight", extra.perceptual());
+            m.put("adversarial_weight", extra.adversarial());
+            m.put("adversarial_start", extra.adversarialStart());
             return m;
         }
 
@@ -125,7 +136,30 @@ public final class TokenizerTraining {
                     (float) o.number("weight_decay"), o.number("clip"), o.integer("warmup_steps"), o.longValue("seed"),
                     (float) o.number("crt_weight"), o.longValue("crt_ramp_steps"), o.bool("crt_detach", false),
                     (float) o.number("crt_lr"), o.integer("restart_every"), o.integer("dead_after"),
-                    o.has("entropy_weight") ? (float) o.number("entropy_weight") : 0f, stopAfter);
+                    o.has("entropy_weight") ? (float) o.number("entropy_weight") : 0f,
+                    new ExtraLosses(o.has("l1_weight") ? (float) o.number("l1_weight") : 0f,
+                            o.has("perceptual_weight") ? (float) o.number("perceptual_weight") : 0f,
+                            o.has("adversarial_weight") ? (float) o.number("adversarial_weight") : 0f,
+                            o.has("adversarial_start") ? o.longValue("adversarial_start") : 0L), stopAfter);
+        }
+    }
+
+    /**
+     * Optional reconstruction terms beyond MSE (all off by default: on this CPU budget they cost PSNR or time; see the
+     * README): {@code l1} x mean |recon - image|; {@code perceptual} x the MSE between the Fashion-MNIST classifier's
+     * penultimate features of the reconstruction and of the image (the classifier frozen, passed to {@link #train});
+     * {@code adversarial} x the hinge generator loss of a {@link PatchDiscriminator}, from step
+     * {@code adversarialStart} on, the discriminator then trained on each batch (real images vs detached
+     * reconstructions) by its own AdamW with the tokenizer's learning rate.
+     */
+    public record ExtraLosses(float l1, float perceptual, float adversarial, long adversarialStart) {
+        public static final ExtraLosses NONE = new ExtraLosses(0f, 0f, 0f, 0L);
+
+        public ExtraLosses {
+            if (!(l1 >= 0) || !(perceptual >= 0) || !(adversarial >= 0) || Float.isInfinite(l1 + perceptual + adversarial))
+                throw new IllegalArgumentException("loss weights must be finite and >= 0: l1 " + l1 + ", perceptual " + perceptual
+                        + ", adversarial " + adversarial);
+            if (adversarialStart < 0) throw new IllegalArgumentException("the adversarial start step must be >= 0, got " + adversarialStart);
         }
     }
 
@@ -166,6 +200,18 @@ public final class TokenizerTraining {
      */
     public static Result train(VqTokenizer model, Dataset train, Dataset test, Config cfg, Path out, boolean resume,
                                TrainingLog log) {
+        return train(model, train, test, cfg, out, resume, log, null);
+    }
+
+    /**
+     * {@link #train(VqTokenizer, Dataset, Dataset, Config, Path, boolean, TrainingLog)} with the feature extractor of
+     * the perceptual loss ({@code images [B,1,32,32] -> features [B, F]}, its weights frozen), required when
+     * {@code cfg.extra().perceptual() > 0}.
+     */
+    public static Result train(VqTokenizer model, Dataset train, Dataset test, Config cfg, Path out, boolean resume,
+                               TrainingLog log, UnaryOperator<Tensor> perceptualFeatures) {
+        if (cfg.extra().perceptual() > 0 && perceptualFeatures == null)
+            throw new IllegalArgumentException("the perceptual loss needs the Fashion-MNIST classifier's features: pass --classifier DIR");
         checkImages(train, "training");
         checkImages(test, "test");
         int b = cfg.batch();
@@ -179,6 +225,9 @@ public final class TokenizerTraining {
         LrSchedule schedule = LrSchedule.warmupCosine(cfg.lr(), cfg.minLr(), cfg.warmupSteps(), total);
         List<Parameter> crtParams = crt == null ? List.of() : crt.parameters();
         AdamW crtOpt = crt == null ? null : new AdamW(crtParams, cfg.crtLr(), 0.9f, 0.95f, 1e-8f, 0.05f);
+        PatchDiscriminator disc = cfg.extra().adversarial() > 0 ? new PatchDiscriminator(new Init(cfg.seed() ^ 0xD15CL)) : null;
+        List<Parameter> discParams = disc == null ? List.of() : disc.parameters();
+        AdamW discOpt = disc == null ? null : new AdamW(discParams, cfg.lr(), 0.5f, 0.9f, 1e-8f, 0f);
         LrSchedule crtSchedule = LrSchedule.warmupCosine(cfg.crtLr(), cfg.crtLr() * 0.1f, cfg.warmupSteps(), total);
         model.quantizer.setDeadAfterSteps(cfg.deadAfter());
         Batcher batcher = new Batcher(train.size(), b, cfg.seed(), true);
@@ -191,7 +240,7 @@ public final class TokenizerTraining {
         if (resume) {
             Checkpoint c = Checkpoint.load(ckpt);
             try {
-                model.loadStateDict(c.without(OPTIM_PREFIX, CRT_PREFIX, USAGE_PREFIX));
+                model.loadStateDict(c.without(OPTIM_PREFIX, CRT_PREFIX, USAGE_PREFIX, DISC_PREFIX));
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(ckpt + ": " + e.getMessage(), e);
             }
@@ -201,6 +250,12 @@ public final class TokenizerTraining {
                 Map<String, Tensor> cs = c.withPrefix(CRT_PREFIX);
                 crt.loadStateDict(cs, OPTIM_PREFIX);
                 crtOpt.loadStateDict(cs, step);
+            }
+            if (disc != null) {
+                Map<String, Tensor> ds = c.withPrefix(DISC_PREFIX);
+                disc.loadStateDict(ds, OPTIM_PREFIX);
+                // it has stepped only after adversarialStart: its own count sets AdamW's bias correction
+                discOpt.loadStateDict(ds, Math.max(0, step - cfg.extra().adversarialStart()));
             }
             restoreLastUsed(model.quantizer, c.tensor(LAST_USED));
             Json.Obj rng = c.rng();
@@ -240,6 +295,16 @@ public final class TokenizerTraining {
                     crtValue = cl.item();
                     total0 = Ops.add(total0, Ops.mulScalar(cl, lambda));
                 }
+                ExtraLosses ex = cfg.extra();
+                Tensor recon = o.reconstruction();
+                if (ex.l1() > 0) total0 = Ops.add(total0, Ops.mulScalar(Ops.mean(Ops.abs(Ops.sub(recon, x))), ex.l1()));
+                if (ex.perceptual() > 0) {
+                    Tensor target;
+                    try (var ignored = Tape.noGrad()) { target = perceptualFeatures.apply(x); }
+                    total0 = Ops.add(total0, Ops.mulScalar(Functional.mse(perceptualFeatures.apply(recon), target), ex.perceptual()));
+                }
+                boolean adversarial = disc != null && now > ex.adversarialStart();
+                if (adversarial) total0 = Ops.add(total0, Ops.mulScalar(PatchDiscriminator.generatorLoss(disc.forward(recon)), ex.adversarial()));
                 loss = total0.item();
                 rec = o.reconstructionLoss().item();
                 if (!Double.isFinite(loss))
@@ -260,6 +325,12 @@ public final class TokenizerTraining {
                     crtOpt.step();
                 }
                 opt.step();
+                if (adversarial) { // the generator's pass left gradients in the discriminator: start it from zero
+                    discOpt.zeroGrad();
+                    Tape.backward(PatchDiscriminator.hingeLoss(disc.forward(x), disc.forward(Ops.detach(recon))));
+                    GradClip.clip(discParams, cfg.clip());
+                    discOpt.step();
+                }
                 model.quantizer.recordUsage(o.quant().indices(), now);
                 if (cfg.restartEvery() > 0 && now % cfg.restartEvery() == 0)
                     restarted += model.quantizer.restartDeadCodes(o.quant().latents(), cfg.seed() ^ RESTART_SEED_SALT, now);
@@ -286,7 +357,7 @@ public final class TokenizerTraining {
             if (epochEnd || step == total || stop) {
                 double secs = priorSeconds + (System.nanoTime() - t0 - evalNanos) / 1e9;
                 long flops = priorFlops + FlopCounter.total() - flops0 - evalFlops;
-                save(ckpt, model, opt, crt, crtOpt, cfg, batcher, step, secs, flops, restarted, train.size());
+                save(ckpt, model, opt, crt, crtOpt, disc, discOpt, cfg, batcher, step, secs, flops, restarted, train.size());
                 Csv.write(out.resolve("loss.csv"), List.of("step", "epoch", "train_loss", "train_mse", "crt_loss", "crt_lambda", "lr",
                         "grad_norm", "codes_restarted", "test_mse", "test_psnr_db"), curve);
             }
@@ -399,13 +470,17 @@ public final class TokenizerTraining {
         return sq / ((double) n * img);
     }
 
-    static void save(Path file, VqTokenizer model, AdamW opt, CrtRegularizer crt, AdamW crtOpt, Config cfg, Batcher batcher,
-                     long step, double secs, long flops, int restarted, int trainImages) {
+    static void save(Path file, VqTokenizer model, AdamW opt, CrtRegularizer crt, AdamW crtOpt, PatchDiscriminator disc, AdamW discOpt,
+                     Config cfg, Batcher batcher, long step, double secs, long flops, int restarted, int trainImages) {
         Map<String, Tensor> t = new LinkedHashMap<>(model.stateDict());
         t.putAll(opt.stateDict());
         if (crt != null) {
             for (Map.Entry<String, Tensor> e : crt.stateDict().entrySet()) t.put(CRT_PREFIX + e.getKey(), e.getValue());
             for (Map.Entry<String, Tensor> e : crtOpt.stateDict().entrySet()) t.put(CRT_PREFIX + e.getKey(), e.getValue());
+        }
+        if (disc != null) {
+            for (Map.Entry<String, Tensor> e : disc.stateDict().entrySet()) t.put(DISC_PREFIX + e.getKey(), e.getValue());
+            for (Map.Entry<String, Tensor> e : discOpt.stateDict().entrySet()) t.put(DISC_PREFIX + e.getKey(), e.getValue());
         }
         int k = model.config.codebookSize();
         int[] last = new int[k];

@@ -232,7 +232,8 @@ public final class VqTokenizer extends Module {
             throw new TessellaIOException(file, "bad tokenizer config: " + e.getMessage());
         }
         VqTokenizer m = new VqTokenizer(vc, new Init(0));
-        Map<String, Tensor> state = c.without(TokenizerTraining.OPTIM_PREFIX, TokenizerTraining.CRT_PREFIX, TokenizerTraining.USAGE_PREFIX);
+        Map<String, Tensor> state = c.without(TokenizerTraining.OPTIM_PREFIX, TokenizerTraining.CRT_PREFIX, TokenizerTraining.USAGE_PREFIX,
+                TokenizerTraining.DISC_PREFIX);
         String mismatch = firstMismatch(m.stateDict(), state);
         if (mismatch != null)
             throw new TessellaIOException(file, "weights do not match its tokenizer config " + vc.name() + " (" + vc.tokensPerImage()

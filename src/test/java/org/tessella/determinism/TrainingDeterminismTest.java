@@ -91,7 +91,7 @@ class TrainingDeterminismTest {
         Dataset data = new Dataset(px, labels, 1, 32, 32, names);
         org.tessella.tokenizer.VqConfig vc = new org.tessella.tokenizer.VqConfig("det", 16, 64, 32, 8, 8, 0.25f);
         org.tessella.tokenizer.TokenizerTraining.Config cfg = new org.tessella.tokenizer.TokenizerTraining.Config(
-                1, 4, 2e-3f, 2e-4f, 0f, 1.0, 2, 9, 2f, 3, false, 1e-3f, 4, 3, 0.1f, 0);
+                1, 4, 2e-3f, 2e-4f, 0f, 1.0, 2, 9, 2f, 3, false, 1e-3f, 4, 3, 0.1f, new org.tessella.tokenizer.TokenizerTraining.ExtraLosses(0.5f, 0f, 0.1f, 2), 0);
         java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("det-vq");
         org.tessella.tokenizer.TokenizerTraining.train(new org.tessella.tokenizer.VqTokenizer(vc, new Init(4)), data, data.subset(8),
                 cfg, dir, false, null);

@@ -35,7 +35,7 @@ class TokenizerTrainingTest {
     static final Dataset TRAIN = SyntheticImages.shapes(96, 5), TEST = SyntheticImages.shapes(32, 6);
 
     static TokenizerTraining.Config config(int epochs, float crtWeight) {
-        return new TokenizerTraining.Config(epochs, 16, 3e-3f, 3e-4f, 0f, 1.0, 3, 7, crtWeight, 5, false, 1e-3f, 3, 4, 0f, 0);
+        return new TokenizerTraining.Config(epochs, 16, 3e-3f, 3e-4f, 0f, 1.0, 3, 7, crtWeight, 5, false, 1e-3f, 3, 4, 0f, TokenizerTraining.ExtraLosses.NONE, 0);
     }
 
     @Test
@@ -59,13 +59,51 @@ class TokenizerTrainingTest {
         assertEquals("test_psnr_db", csv.get(0).get(10));
     }
 
+    /** A frozen classifier's features, as train-tokenizer builds them for --perceptual-weight. */
+    static java.util.function.UnaryOperator<Tensor> frozenFeatures() {
+        org.tessella.eval.FashionClassifier c = new org.tessella.eval.FashionClassifier(new Init(11));
+        for (org.tessella.nn.Parameter p : c.parameters()) p.tensor().requiresGrad(false);
+        c.eval();
+        return c::features;
+    }
+
+    @Test
+    void extraLossesTrainTheDiscriminatorAndResumeToTheSameBits(@TempDir Path tmp) throws Exception {
+        TokenizerTraining.Config cfg = config(2, 1f).withExtra(new TokenizerTraining.ExtraLosses(0.5f, 0.1f, 0.1f, 3));
+        Path full = Files.createDirectories(tmp.resolve("full")), part = Files.createDirectories(tmp.resolve("part"));
+        TokenizerTraining.Result a = TokenizerTraining.train(new VqTokenizer(SMALL, new Init(7)), TRAIN, TEST, cfg, full, false, null, frozenFeatures());
+        assertTrue(Double.isFinite(a.finalTrainLoss()), "loss " + a.finalTrainLoss());
+        Map<String, Tensor> x = Checkpoint.load(full.resolve(TokenizerTraining.CHECKPOINT)).tensors();
+        PatchDiscriminator init = new PatchDiscriminator(new Init(7 ^ 0xD15CL));
+        assertTrue(x.containsKey("disc.conv1.weight") && x.containsKey("disc.optim.exp_avg.conv3.weight"), x.keySet().toString());
+        assertFalse(java.util.Arrays.equals(init.conv3.weight.toFloatArray(), x.get("disc.conv3.weight").toFloatArray()),
+                "the discriminator trained");
+        TokenizerTraining.train(new VqTokenizer(SMALL, new Init(7)), TRAIN, TEST, cfg.withStopAfter(5), part, false, null, frozenFeatures());
+        TokenizerTraining.Result b = TokenizerTraining.train(new VqTokenizer(SMALL, new Init(7)), TRAIN, TEST, cfg, part, true, null, frozenFeatures());
+        Map<String, Tensor> y = Checkpoint.load(part.resolve(TokenizerTraining.CHECKPOINT)).tensors();
+        assertEquals(x.keySet(), y.keySet());
+        java.util.List<String> differ = new java.util.ArrayList<>();
+        for (String k : x.keySet())
+            if (k.equals(TokenizerTraining.LAST_USED) ? !java.util.Arrays.equals(x.get(k).toIntArray(), y.get(k).toIntArray())
+                    : !java.util.Arrays.equals(x.get(k).toFloatArray(), y.get(k).toFloatArray())) differ.add(k);
+        assertEquals(List.of(), differ, "tensors that differ after resume");
+        assertEquals(a.test().mse(), b.test().mse(), 0.0);
+        // the checkpoint's discriminator is not part of the tokenizer
+        VqTokenizer loaded = VqTokenizer.load(full);
+        assertEquals(new VqTokenizer(SMALL, new Init(7)).stateDict().keySet(), loaded.stateDict().keySet());
+        // without the classifier the perceptual term is refused with a reason
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TokenizerTraining.train(
+                new VqTokenizer(SMALL, new Init(7)), TRAIN, TEST, cfg, Files.createDirectories(tmp.resolve("none")), false, null, null));
+        assertTrue(e.getMessage().contains("--classifier"), e.getMessage());
+    }
+
     @Test
     void entropyLossSpreadsTheCodes(@TempDir Path tmp) throws Exception {
         TokenizerTraining.Config plain = config(3, 0f);
         TokenizerTraining.Config spread = new TokenizerTraining.Config(plain.epochs(), plain.batch(), plain.lr(), plain.minLr(), plain.weightDecay(),
-                plain.clip(), plain.warmupSteps(), plain.seed(), 0f, plain.crtRampSteps(), false, plain.crtLr(), 0, plain.deadAfter(), 1f, 0);
+                plain.clip(), plain.warmupSteps(), plain.seed(), 0f, plain.crtRampSteps(), false, plain.crtLr(), 0, plain.deadAfter(), 1f, TokenizerTraining.ExtraLosses.NONE, 0);
         TokenizerTraining.Config noRestart = new TokenizerTraining.Config(plain.epochs(), plain.batch(), plain.lr(), plain.minLr(), plain.weightDecay(),
-                plain.clip(), plain.warmupSteps(), plain.seed(), 0f, plain.crtRampSteps(), false, plain.crtLr(), 0, plain.deadAfter(), 0f, 0);
+                plain.clip(), plain.warmupSteps(), plain.seed(), 0f, plain.crtRampSteps(), false, plain.crtLr(), 0, plain.deadAfter(), 0f, TokenizerTraining.ExtraLosses.NONE, 0);
         Path a = Files.createDirectories(tmp.resolve("a")), b = Files.createDirectories(tmp.resolve("b"));
         double without = TokenizerTraining.train(new VqTokenizer(SMALL, new Init(7)), TRAIN, TEST, noRestart, a, false, null).test().entropyBits();
         double with = TokenizerTraining.train(new VqTokenizer(SMALL, new Init(7)), TRAIN, TEST, spread, b, false, null).test().entropyBits();
