@@ -44,6 +44,11 @@ final class TrainTokenizerCommand implements Command {
                   --out DIR            output directory (required unless --resume)
                   --model NAME         vq-s (64 tokens, default) or vq-s16 (16 tokens)
                   --codebook K         codebook size (default 1024)
+                  --tokens N           tokens per image: 64 or 16 (one stride-2 stage fewer or more), 256, 4, 1
+                  --code-dim D         code dimension (default 8)
+                  --width C            channels of the first stage (default 64; a multiple of the 32 GroupNorm groups)
+                  --config FILE        the model as JSON instead of --model: {"channels": 64, "tokens_per_image": 64,
+                                       "codebook_size": 1024, "code_dim": 8, "groups": 32, "commitment": 0.25}
                   --crt-weight L       CRT regularizer weight lambda (default 0: baseline, regularizer not run)
                   --crt-detach         detach the regularizer's target latents
                   --crt-ramp N         steps over which the CRT weight ramps up from 0 (default: 1000, or a fifth
@@ -74,7 +79,7 @@ final class TrainTokenizerCommand implements Command {
     @Override public int run(String[] argv) throws Exception {
         Args a = Args.parse(name(), argv, Set.of("out", "model", "codebook", "crt-weight", "epochs", "batch", "lr", "seed", "limit",
                 "data", "resume", "stop-after", "probe-steps", "probe-model", "crt-ramp", "entropy-weight", "threads",
-                "l1-weight", "perceptual-weight", "adversarial-weight", "adversarial-start", "classifier"), Set.of("crt-detach"));
+                "l1-weight", "perceptual-weight", "adversarial-weight", "adversarial-start", "classifier", "config", "width", "tokens", "code-dim"), Set.of("crt-detach"));
         Main.configureThreads(a);
         TokenProbe.Options probe = ProbeCommand.options(a, TokenProbe.Options.defaults(), "probe-steps", "probe-model");
         boolean resume = a.has("resume");
@@ -91,8 +96,7 @@ final class TrainTokenizerCommand implements Command {
             limit = stored.integer("train_images", FashionMnist.Split.TRAIN.count());
         } else {
             try {
-                vc = VqConfig.preset(a.string("model", "vq-s"));
-                if (a.has("codebook")) vc = vc.withCodebookSize(a.integer("codebook", 1024));
+                vc = modelConfig(a);
             } catch (IllegalArgumentException e) {
                 throw new UsageException(e.getMessage());
             }
@@ -139,6 +143,20 @@ final class TrainTokenizerCommand implements Command {
         TrainClassifierCommand.writeJson(out.resolve("metrics.json"), m);
         System.out.println("wrote " + out.resolve("metrics.json"));
         return 0;
+    }
+
+    /** The preset (or --config JSON) with --codebook, --code-dim, --width and --tokens applied on top. */
+    static VqConfig modelConfig(Args a) throws java.io.IOException {
+        VqConfig base;
+        if (a.has("config")) {
+            Path f = a.requiredPath("train-tokenizer", "config");
+            if (!Files.isRegularFile(f)) throw new UsageException("--config " + f + " is not a file");
+            base = VqConfig.fromJson(Json.parseObject(Files.readString(f), f.toString()));
+        } else {
+            base = VqConfig.preset(a.string("model", "vq-s"));
+        }
+        return new VqConfig(base.name(), a.integer("width", base.channels()), a.integer("tokens", base.tokensPerImage()),
+                a.integer("codebook", base.codebookSize()), a.integer("code-dim", base.codeDim()), base.groups(), base.commitment());
     }
 
     static TokenizerTraining.ExtraLosses extraLosses(Args a) {
