@@ -243,7 +243,7 @@ public final class Study {
         TokenizerTraining.writeReconstructions(dir.resolve("reconstructions.png"), model, testSub, 16);
         TokenProbe.tokenFile(model, train.subset(Math.min(train.size(), plan.arSequences())), testSub,
                 Map.of("source", "fashion-mnist", "tokenizer", spec.id())).write(dir.resolve("tokens.safetensors"));
-        double ssim = reconstructionSsim(model, testSub, 1000);
+        double ssim = Evaluation.reconstructionSsim(model, testSub, 1000);
         TokenizerSummary s = new TokenizerSummary(spec, vc.tokensPerImage(), r.test().psnrDb(), ssim, r.test().codebookUsage(),
                 r.test().entropyBits(), r.test().positionEntropyBits(), Math.pow(2, r.test().entropyBits()), r.test().crtLoss(),
                 r.trainSeconds(), r.trainFlops());
@@ -271,27 +271,6 @@ public final class Study {
         return new TokenizerTraining.Config(plan.tokenizerEpochs(), plan.tokenizerBatch(), d.lr(), d.minLr(), d.weightDecay(), d.clip(), d.warmupSteps(),
                 plan.seed(), 0f, Math.min(d.crtRampSteps(), Math.max(1, steps / 5)), false, d.crtLr(), d.restartEvery(), d.deadAfter(),
                 TOKENIZER_ENTROPY_WEIGHT, TokenizerTraining.ExtraLosses.NONE, 0);
-    }
-
-    private static double reconstructionSsim(VqTokenizer model, Dataset test, int count) {
-        int n = Math.min(count, test.size());
-        float[] x = Arrays.copyOf(test.images(), n * 1024);
-        float[] y = new float[n * 1024];
-        org.tessella.tensor.Workspace ws = new org.tessella.tensor.Workspace();
-        boolean was = model.training();
-        model.eval();
-        try (var ignored = org.tessella.autograd.Tape.noGrad()) {
-            for (int s = 0; s < n; s += 200) {
-                int b = Math.min(200, n - s);
-                try (var w = ws.open()) {
-                    org.tessella.tensor.Tensor img = org.tessella.tensor.Tensor.of(Arrays.copyOfRange(x, s * 1024, (s + b) * 1024), b, 1, 32, 32);
-                    float[] r = model.decodeIndices(model.encodeIndices(img)).toFloatArray();
-                    System.arraycopy(r, 0, y, s * 1024, r.length);
-                }
-            }
-        }
-        model.train(was);
-        return ImageMetrics.ssim(x, y, n, 32, 32);
     }
 
     private static TokenizerSummary readSummary(Path f, TokenizerSpec spec) {
