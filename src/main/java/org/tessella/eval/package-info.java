@@ -13,6 +13,8 @@
  *       (Gaussian 11x11 window, sigma 1.5, valid region; pytorch-msssim's and skimage's numbers) of reconstructions.</li>
  *   <li>{@link org.tessella.eval.CodebookStats}: codebook usage, code entropy in bits and perplexity from a histogram
  *       of code indices.</li>
+ *   <li>{@link org.tessella.eval.Evaluation}: every metric of a tokenizer and of a stage-2 model over it on one test
+ *       set ({@code tessella eval}'s metrics.json).</li>
  *   <li>{@link org.tessella.eval.GenerationEval}, {@link org.tessella.eval.Study} and
  *       {@link org.tessella.eval.StudyReport}: sampling and scoring a stage-2 model, the CRT trade-off experiment and
  *       its HTML/CSV report.</li>
