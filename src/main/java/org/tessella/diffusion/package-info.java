@@ -1,0 +1,9 @@
+/**
+ * The diffusion stage 2 (DESIGN.md §3, papers/l2c.md): {@link org.tessella.diffusion.Dit}, a pixel-space DiT with
+ * adaLN-Zero blocks ({@link org.tessella.diffusion.DitBlock}, whose attention and MLP branches are exposed before
+ * their gates for Learning-to-Cache) and its shape ({@link org.tessella.diffusion.DitConfig}, presets {@code dit-s} and
+ * {@code dit-xs}). The noise schedule, DDIM sampler, training and the L2C router come next (issue 8).
+ *
+ * <p>Depends on {@code nn}, {@code optim}, {@code io}, {@code data}, and through them on autograd, backend, tensor.
+ */
+package org.tessella.diffusion;
