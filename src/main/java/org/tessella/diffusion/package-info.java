@@ -2,7 +2,9 @@
  * The diffusion stage 2 (DESIGN.md §3, papers/l2c.md): {@link org.tessella.diffusion.Dit}, a pixel-space DiT with
  * adaLN-Zero blocks ({@link org.tessella.diffusion.DitBlock}, whose attention and MLP branches are exposed before
  * their gates for Learning-to-Cache) and its shape ({@link org.tessella.diffusion.DitConfig}, presets {@code dit-s} and
- * {@code dit-xs}). The noise schedule, DDIM sampler, training and the L2C router come next (issue 8).
+ * {@code dit-xs}); {@link org.tessella.diffusion.GaussianDiffusion}, the linear-beta DDPM schedule, noising and DDIM
+ * steps over DiT's respaced timesteps; {@link org.tessella.diffusion.DdimSampler}, guided DDIM sampling of any
+ * {@link org.tessella.diffusion.NoiseModel}. Training ({@code train-dit}) and the L2C router come next (issue 8).
  *
  * <p>Depends on {@code nn}, {@code optim}, {@code io}, {@code data}, and through them on autograd, backend, tensor.
  */
