@@ -4,7 +4,9 @@
  * their gates for Learning-to-Cache) and its shape ({@link org.tessella.diffusion.DitConfig}, presets {@code dit-s} and
  * {@code dit-xs}); {@link org.tessella.diffusion.GaussianDiffusion}, the linear-beta DDPM schedule, noising and DDIM
  * steps over DiT's respaced timesteps; {@link org.tessella.diffusion.DdimSampler}, guided DDIM sampling of any
- * {@link org.tessella.diffusion.NoiseModel}. Training ({@code train-dit}) and the L2C router come next (issue 8).
+ * {@link org.tessella.diffusion.NoiseModel}; {@link org.tessella.diffusion.DitTraining}, epsilon-MSE training with label
+ * dropout, EMA, atomic checkpoints and exact resume ({@code tessella train-dit}). The L2C router and the cached sampler
+ * come next (issue 8).
  *
  * <p>Depends on {@code nn}, {@code optim}, {@code io}, {@code data}, and through them on autograd, backend, tensor.
  */

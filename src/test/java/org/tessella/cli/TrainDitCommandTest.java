@@ -1,0 +1,30 @@
+package org.tessella.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tessella.data.FashionMnist;
+import org.tessella.diffusion.DitTraining;
+import org.tessella.io.Json;
+
+/** {@code tessella train-dit} end to end on 128 real images, and its usage errors. */
+class TrainDitCommandTest {
+    @Test
+    void trainsWritesMetricsAndRefusesBadRequests(@TempDir Path tmp) throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of(FashionMnist.SYSTEM_DIR)), "Fashion-MNIST is not installed");
+        Path out = tmp.resolve("dit");
+        assertEquals(0, Main.run(new String[]{"train-dit", "--out", out.toString(), "--model", "dit-xs", "--limit", "128", "--batch", "32",
+                "--epochs", "1", "--threads", "1"}));
+        Json.Obj m = Json.parseObject(Files.readString(out.resolve("metrics.json")), "metrics.json");
+        assertEquals(4, m.integer("steps"));
+        assertTrue(Double.isFinite(m.number("final_train_loss")) && m.longValue("train_flops") > 0);
+        assertTrue(Files.exists(out.resolve(DitTraining.CHECKPOINT)) && Files.exists(out.resolve("loss.csv")));
+        assertEquals(2, Main.run(new String[]{"train-dit", "--out", out.toString(), "--model", "dit-xs"}), "a second run into the same DIR");
+        assertEquals(2, Main.run(new String[]{"train-dit", "--resume", tmp.resolve("none").toString()}));
+        assertEquals(2, Main.run(new String[]{"train-dit", "--out", tmp.resolve("x").toString(), "--model", "dit-l"}));
+    }
+}
