@@ -85,7 +85,9 @@ run_mvn_build() {
 }
 
 # The JVM options every Tessella run needs.
-TESSELLA_JVM_ARGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC)
+# The heap may use most of the memory: a gpt-s step at batch 64 keeps a 2 GB workspace, and the study holds several
+# models and token sets beside it (the JVM default, a quarter of RAM, ran out in the 30-minute study on 24 GB).
+TESSELLA_JVM_ARGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -XX:MaxRAMPercentage=75)
 
 # Runs "$@" with the JVM's start-up notice "WARNING: Using incubator modules: ..." (the first stderr line) removed;
 # the rest of stderr passes through unbuffered (so progress lines that redraw with \r still work) and the exit
