@@ -41,6 +41,35 @@ public final class DdimSampler {
 
     /** Samples [n, C, H, W] for the labels (one image each), deterministic for a seed. */
     public float[] sample(NoiseModel model, int[] labels, int nullLabel, float cfg, long seed, int channels, int size) {
+        return sample(position -> model, labels, nullLabel, cfg, seed, channels, size);
+    }
+
+    /**
+     * Samples with a learned layer-caching schedule: even positions are full steps that refresh the cache, odd ones
+     * cache steps that compute only the sub-layers the schedule keeps at {@code theta} and reuse the rest (their work
+     * is skipped). With {@code schedule} null every step is full.
+     */
+    public float[] sample(Dit model, int[] labels, float cfg, long seed, CacheSchedule schedule, float theta) {
+        DitConfig mc = model.config;
+        if (schedule == null)
+            return sample((NoiseModel) model::forward, labels, model.nullClass(), cfg, seed, mc.channels(), mc.imageSize());
+        schedule.checkFits(timesteps.length, mc.depth());
+        LayerCache cache = new LayerCache(mc.subLayers());
+        boolean[][] masks = new boolean[timesteps.length / 2][];
+        for (int i = 0; i < masks.length; i++) masks[i] = schedule.compute(i, theta);
+        return sample(position -> {
+            SubLayerPolicy p = position % 2 == 1 && position / 2 < masks.length ? cache.reuse(masks[position / 2]) : cache.recordAll();
+            return (x, t, y) -> model.forward(x, t, y, p);
+        }, labels, model.nullClass(), cfg, seed, mc.channels(), mc.imageSize());
+    }
+
+    /** The noise model to use at sampling position i (0 = the noisiest step). */
+    @FunctionalInterface
+    interface StepModel {
+        NoiseModel at(int position);
+    }
+
+    float[] sample(StepModel models, int[] labels, int nullLabel, float cfg, long seed, int channels, int size) {
         int n = labels.length;
         float[] x = Ops.randn(seed, 0, n, channels, size, size).toFloatArray();
         Workspace ws = new Workspace();
@@ -49,7 +78,7 @@ public final class DdimSampler {
                 int t = timesteps[i], prev = i + 1 < timesteps.length ? timesteps[i + 1] : -1;
                 try (Workspace w = ws.open()) {
                     Tensor xt = Tensor.of(x, n, channels, size, size);
-                    Tensor eps = guidedEps(model, xt, t, labels, nullLabel, cfg);
+                    Tensor eps = guidedEps(models.at(i), xt, t, labels, nullLabel, cfg);
                     x = diffusion.ddimStep(xt, eps, t, prev).toFloatArray();
                 }
             }

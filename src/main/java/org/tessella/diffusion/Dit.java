@@ -122,4 +122,12 @@ public final class Dit extends Module {
         for (DitBlock block : blocks) x = block.forward(x, block.modulate(c));
         return head(x, c);
     }
+
+    /** {@link #forward(Tensor, float[], Tensor)} with every sub-layer's branch chosen by {@code policy}. */
+    public Tensor forward(Tensor xt, float[] t, Tensor labels, SubLayerPolicy policy) {
+        Tensor c = conditioning(t, labels);
+        Tensor x = embed(xt);
+        for (int i = 0; i < blocks.length; i++) x = blocks[i].forward(x, blocks[i].modulate(c), i, policy);
+        return head(x, c);
+    }
 }

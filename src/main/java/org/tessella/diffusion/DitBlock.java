@@ -68,4 +68,15 @@ public final class DitBlock extends Module {
         x = Ops.add(x, Ops.mul(m.gate1(), attentionBranch(x, m)));
         return Ops.add(x, Ops.mul(m.gate2(), mlpBranch(x, m)));
     }
+
+    /**
+     * The same with each branch chosen by {@code policy} (sub-layers {@code 2 index} and {@code 2 index + 1}): the
+     * gates and the residual adds are always done, only the branch may come from elsewhere.
+     */
+    public Tensor forward(Tensor x, Modulation m, int index, SubLayerPolicy policy) {
+        Tensor xa = x;
+        x = Ops.add(x, Ops.mul(m.gate1(), policy.branch(2 * index, () -> attentionBranch(xa, m))));
+        Tensor xm = x;
+        return Ops.add(x, Ops.mul(m.gate2(), policy.branch(2 * index + 1, () -> mlpBranch(xm, m))));
+    }
 }
