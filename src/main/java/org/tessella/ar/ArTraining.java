@@ -126,6 +126,11 @@ public final class ArTraining {
         Workspace ws = new Workspace();
         long flops0 = FlopCounter.total(), t0 = System.nanoTime(), startStep = step;
         Eval val = null;
+        if (files && cfg.stopAfter() > 0 && step >= cfg.stopAfter() && step < total) {
+            // resumed at or past the requested stop (e.g. a study killed while evaluating that point): nothing to train
+            if (log != null) log.message("already at step " + step + " (asked to stop after " + cfg.stopAfter() + ")");
+            return new Result(step, priorSeconds, 0, priorFlops, null, null, false);
+        }
         model.train(true);
         while (step < total) {
             batcher.nextIndices(idx);

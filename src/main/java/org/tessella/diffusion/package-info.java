@@ -5,8 +5,12 @@
  * {@code dit-xs}); {@link org.tessella.diffusion.GaussianDiffusion}, the linear-beta DDPM schedule, noising and DDIM
  * steps over DiT's respaced timesteps; {@link org.tessella.diffusion.DdimSampler}, guided DDIM sampling of any
  * {@link org.tessella.diffusion.NoiseModel}; {@link org.tessella.diffusion.DitTraining}, epsilon-MSE training with label
- * dropout, EMA, atomic checkpoints and exact resume ({@code tessella train-dit}). The L2C router and the cached sampler
- * come next (issue 8).
+ * dropout, EMA, atomic checkpoints and exact resume ({@code tessella train-dit}); Learning-to-Cache:
+ * {@link org.tessella.diffusion.SubLayerPolicy} (what a forward pass does with each attention/MLP branch),
+ * {@link org.tessella.diffusion.LayerCache} (record, reuse, interpolate), {@link org.tessella.diffusion.LearnToCache}
+ * (router training on the frozen DiT) and {@link org.tessella.diffusion.CacheSchedule} (the learned logits and mask as
+ * JSON); {@code DdimSampler} samples with a schedule, really skipping the cached branches. Still to come (issue 8): the
+ * learn-cache and sample-dit commands and the measurements.
  *
  * <p>Depends on {@code nn}, {@code optim}, {@code io}, {@code data}, and through them on autograd, backend, tensor.
  */

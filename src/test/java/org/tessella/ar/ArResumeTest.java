@@ -54,6 +54,11 @@ class ArResumeTest {
         ArTraining.Result b1 = ArTraining.train(new Gpt(TINY, 11), data, stop, part, false, null, null);
         assertFalse(b1.finished());
         assertEquals(8, Checkpoint.load(part.resolve(ArTraining.CHECKPOINT)).step());
+        // resuming with the same stop does not train a step past it (a study killed while evaluating that point)
+        ArTraining.Result again = ArTraining.train(new Gpt(TINY, 11), data, stop, part, true, null, null);
+        assertFalse(again.finished());
+        assertEquals(8, again.steps());
+        assertEquals(8, Checkpoint.load(part.resolve(ArTraining.CHECKPOINT)).step());
         ArTraining.Result b2 = ArTraining.train(new Gpt(TINY, 11), data, cfg, part, true, null, null);
         assertTrue(b2.finished());
 
