@@ -9,8 +9,8 @@
  * {@link org.tessella.diffusion.SubLayerPolicy} (what a forward pass does with each attention/MLP branch),
  * {@link org.tessella.diffusion.LayerCache} (record, reuse, interpolate), {@link org.tessella.diffusion.LearnToCache}
  * (router training on the frozen DiT) and {@link org.tessella.diffusion.CacheSchedule} (the learned logits and mask as
- * JSON); {@code DdimSampler} samples with a schedule, really skipping the cached branches. Still to come (issue 8): the
- * learn-cache and sample-dit commands and the measurements.
+ * JSON); {@code DdimSampler} samples with a schedule, really skipping the cached branches. The commands are
+ * {@code train-dit}, {@code learn-cache} and {@code sample-dit}.
  *
  * <p>Depends on {@code nn}, {@code optim}, {@code io}, {@code data}, and through them on autograd, backend, tensor.
  */

@@ -23,6 +23,23 @@ class TrainDitCommandTest {
         assertEquals(4, m.integer("steps"));
         assertTrue(Double.isFinite(m.number("final_train_loss")) && m.longValue("train_flops") > 0);
         assertTrue(Files.exists(out.resolve(DitTraining.CHECKPOINT)) && Files.exists(out.resolve("loss.csv")));
+        // learn a schedule for 10 steps and sample with it
+        Path cache = tmp.resolve("cache.json"), png = tmp.resolve("s.png"), json = tmp.resolve("s.json");
+        assertEquals(0, Main.run(new String[]{"learn-cache", "--dit", out.toString(), "--steps", "10", "--lambda", "0.1", "--iterations", "3",
+                "--batch", "8", "--limit", "64", "--threads", "1", "--out", cache.toString()}));
+        Json.Obj sched = Json.parseObject(Files.readString(cache), "cache.json");
+        assertEquals(5, sched.list("logits").size());
+        assertEquals(0, Main.run(new String[]{"sample-dit", "--dit", out.toString(), "--steps", "10", "--cache", cache.toString(), "--theta", "0.5",
+                "--per-class", "1", "--threads", "1", "--out", png.toString(), "--json", json.toString()}));
+        Json.Obj s = Json.parseObject(Files.readString(json), "s.json");
+        assertEquals(10, s.integer("samples"));
+        assertTrue(s.number("skipped_attention") >= 0 && s.number("skipped_mlp") <= 1 && s.number("flops_per_sample") > 0);
+        assertTrue(Files.size(png) > 0);
+        // one-line errors: a schedule for another step count, theta outside [0, 1]
+        assertEquals(1, Main.run(new String[]{"sample-dit", "--dit", out.toString(), "--steps", "20", "--cache", cache.toString(),
+                "--out", png.toString()}));
+        assertEquals(2, Main.run(new String[]{"sample-dit", "--dit", out.toString(), "--steps", "10", "--cache", cache.toString(),
+                "--theta", "1.5", "--out", png.toString()}));
         assertEquals(2, Main.run(new String[]{"train-dit", "--out", out.toString(), "--model", "dit-xs"}), "a second run into the same DIR");
         assertEquals(2, Main.run(new String[]{"train-dit", "--resume", tmp.resolve("none").toString()}));
         assertEquals(2, Main.run(new String[]{"train-dit", "--out", tmp.resolve("x").toString(), "--model", "dit-l"}));
