@@ -135,7 +135,7 @@ public final class DitTraining {
             batcher.seek(rng.longValue("epoch"), rng.integer("position"));
             priorSeconds = rng.number("train_seconds", 0);
             priorFlops = rng.longValue("train_flops", 0);
-            for (List<String> row : readCurve(out.resolve("loss.csv")))
+            for (List<String> row : Csv.readBody(out.resolve("loss.csv")))
                 if (Long.parseLong(row.get(0)) <= step) curve.add(new ArrayList<>(row));
             if (log != null) log.message("resumed from " + ckpt + " at step " + step + "/" + total);
         }
@@ -203,19 +203,10 @@ public final class DitTraining {
         config.put("model", model.config.toJson());
         config.put("train", cfg.toJson());
         config.put("train_images", trainImages);
-        Map<String, Object> rng = new LinkedHashMap<>();
-        rng.put("epoch", batcher.epoch());
-        rng.put("position", batcher.position());
-        rng.put("train_seconds", secs);
-        rng.put("train_flops", flops);
+        Map<String, Object> rng = Checkpoint.progress(batcher.epoch(), batcher.position(), secs, flops);
         Checkpoint.save(file, t, Checkpoint.meta(config, step, rng));
     }
 
-    static List<List<String>> readCurve(Path csv) {
-        if (!Files.exists(csv)) return List.of();
-        List<List<String>> rows = Csv.read(csv);
-        return rows.isEmpty() ? rows : rows.subList(1, rows.size());
-    }
 
     /** The EMA weights of a run directory as a DiT ready to sample (the raw weights with {@code ema = false}). */
     public static Dit load(Path dir, boolean emaWeights) {

@@ -31,6 +31,19 @@ public record Checkpoint(Path file, Map<String, Tensor> tensors, Map<String, Str
         Safetensors.write(file, tensors, m);
     }
 
+    /**
+     * The training progress every trainer records beside its step (data position, time and FLOPs so far), as a mutable
+     * map for trainer-specific additions.
+     */
+    public static Map<String, Object> progress(long epoch, int position, double trainSeconds, long trainFlops) {
+        Map<String, Object> rng = new java.util.LinkedHashMap<>();
+        rng.put("epoch", epoch);
+        rng.put("position", position);
+        rng.put("train_seconds", trainSeconds);
+        rng.put("train_flops", trainFlops);
+        return rng;
+    }
+
     /** Metadata with the standard entries: config and rng as JSON values (maps, lists, numbers...), and the step. */
     public static Map<String, String> meta(Object config, long step, Object rng) {
         Map<String, String> m = new LinkedHashMap<>();

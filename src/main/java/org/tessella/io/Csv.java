@@ -51,6 +51,13 @@ public final class Csv {
         return s;
     }
 
+    /** The rows after the header of a CSV file, or none when the file does not exist (a run's curve before its first save). */
+    public static List<List<String>> readBody(Path file) {
+        if (!java.nio.file.Files.exists(file)) return List.of();
+        List<List<String>> rows = read(file);
+        return rows.isEmpty() ? rows : rows.subList(1, rows.size());
+    }
+
     /** Reads all lines of a CSV file (header included) as fields. */
     public static List<List<String>> read(Path file) {
         String text;

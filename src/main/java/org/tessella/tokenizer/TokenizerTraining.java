@@ -263,7 +263,7 @@ public final class TokenizerTraining {
             priorSeconds = rng.number("train_seconds", 0);
             priorFlops = rng.longValue("train_flops", 0);
             restarted = rng.integer("codes_restarted", 0);
-            for (List<String> row : readCurve(out.resolve("loss.csv")))
+            for (List<String> row : Csv.readBody(out.resolve("loss.csv")))
                 if (Long.parseLong(row.get(0)) <= step) curve.add(new ArrayList<>(row));
             if (log != null) log.message("resumed from " + ckpt + " at step " + step + "/" + total);
         }
@@ -490,11 +490,7 @@ public final class TokenizerTraining {
         config.put("tokenizer", model.config.toJson());
         config.put("train", cfg.toJson());
         config.put("train_images", trainImages);
-        Map<String, Object> rng = new LinkedHashMap<>();
-        rng.put("epoch", batcher.epoch());
-        rng.put("position", batcher.position());
-        rng.put("train_seconds", secs);
-        rng.put("train_flops", flops);
+        Map<String, Object> rng = Checkpoint.progress(batcher.epoch(), batcher.position(), secs, flops);
         rng.put("codes_restarted", restarted);
         Checkpoint.save(file, t, Checkpoint.meta(config, step, rng));
     }
@@ -509,11 +505,6 @@ public final class TokenizerTraining {
         q.resetUsageWindow();
     }
 
-    static List<List<String>> readCurve(Path csv) {
-        if (!Files.exists(csv)) return List.of();
-        List<List<String>> rows = Csv.read(csv);
-        return rows.isEmpty() ? rows : rows.subList(1, rows.size());
-    }
 
     /** The configs stored in a run directory's checkpoint ({@code tokenizer}, {@code train}, {@code train_images}). */
     public static Json.Obj storedConfig(Path dir) {
