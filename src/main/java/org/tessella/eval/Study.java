@@ -72,9 +72,9 @@ public final class Study {
         public static Plan forBudget(double minutes, float crtWeight) {
             if (!(minutes >= 5)) throw new IllegalArgumentException("--budget-minutes must be at least 5, got " + minutes);
             List<String> models = minutes < 60 ? List.of("gpt-xs", "gpt-s") : List.of("gpt-xs", "gpt-s", "gpt-m");
-            int tokImages = (int) Math.min(60_000, Math.round(minutes * 320));
+            int tokImages = (int) Math.min(60_000, Math.round(minutes * 200));
             int tokEpochs = minutes < 200 ? 1 : (int) Math.min(5, Math.round(minutes / 200));
-            int arSeq = (int) Math.min(60_000, Math.round(minutes * 500));
+            int arSeq = (int) Math.min(60_000, Math.round(minutes * 300));
             int arEpochs = minutes < 120 ? 1 : (int) Math.min(10, Math.round(minutes / 120));
             int points = minutes < 60 ? 3 : 5;
             int fd = (int) Math.min(2000, Math.max(300, Math.round(minutes * 15)));
