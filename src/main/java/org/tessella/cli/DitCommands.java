@@ -145,9 +145,8 @@ final class DitCommands {
             if (a.has("classifier")) {
                 FashionClassifier c = FashionClassifier.load(a.requiredPath(name(), "classifier"));
                 Dataset test = FashionMnist.load(a.path("data"), FashionMnist.Split.TEST);
-                FrechetDistance.Stats ref = FrechetDistance.Stats.of(FrechetDistance.features(c, test.images(), test.size()), test.size(),
-                        FashionClassifier.FEATURES);
-                m.put("fd", FrechetDistance.distance(FrechetDistance.Stats.of(FrechetDistance.features(c, images, n), n, FashionClassifier.FEATURES), ref));
+                FrechetDistance.Stats ref = FrechetDistance.stats(c, test.images(), test.size());
+                m.put("fd", FrechetDistance.distance(FrechetDistance.stats(c, images, n), ref));
                 m.put("class_accuracy", FrechetDistance.classAccuracy(c, images, labels));
             }
             System.out.println(org.tessella.io.Json.write(m));

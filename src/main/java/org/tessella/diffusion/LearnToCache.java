@@ -27,13 +27,15 @@ import org.tessella.tensor.Workspace;
 public final class LearnToCache {
     private LearnToCache() {}
 
+    private static final GaussianDiffusion DIFFUSION = new GaussianDiffusion(); // immutable: one table for every iteration
+
     public record Config(int iterations, int batch, float lr, float lambda, long seed, float classDropout) {
         public static Config defaults(float lambda) { return new Config(400, 32, 1e-2f, lambda, 1, 0.1f); }
     }
 
     /** The loss of one iteration (exposed for the gradient check): the interpolated model at the cache step. */
     static Tensor loss(Dit model, Tensor logitsRow, Tensor x0, int[] labels, Tensor noise, int fullStep, int cacheStep, float lambda) {
-        GaussianDiffusion d = new GaussianDiffusion();
+        GaussianDiffusion d = DIFFUSION;
         int b = labels.length;
         Tensor y = Tensor.ofInts(labels.clone(), b);
         LayerCache cache = new LayerCache(model.config.subLayers());

@@ -82,8 +82,7 @@ public final class Evaluation {
         m.put("val_bits_per_token", val.bitsPerToken());
         m.put("val_bits_per_image", val.bitsPerToken() * tokens.length());
         if (classifier != null) {
-            FrechetDistance.Stats reference = FrechetDistance.Stats.of(
-                    FrechetDistance.features(classifier, test.images(), test.size()), test.size(), FashionClassifier.FEATURES);
+            FrechetDistance.Stats reference = FrechetDistance.stats(classifier, test.images(), test.size());
             GenerationEval.Result g = GenerationEval.evaluate(model, tokenizer, classifier, reference, samples, cfg, seed);
             m.put("samples", g.count());
             m.put("cfg", cfg);

@@ -134,6 +134,11 @@ public final class FrechetDistance {
         return out;
     }
 
+    /** Feature statistics of n images [n, 1, 32, 32] under the classifier: the input of {@link #distance}. */
+    public static Stats stats(FashionClassifier classifier, float[] images, int n) {
+        return Stats.of(features(classifier, images, n), n, FashionClassifier.FEATURES);
+    }
+
     /** Penultimate features [n, 128] (a persistent tensor) of images [n, 1, 32, 32]; see {@link #features(FashionClassifier, float[], int)}. */
     public static Tensor features(FashionClassifier classifier, Tensor images) {
         int n = checkImageTensor(images);

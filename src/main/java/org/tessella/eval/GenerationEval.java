@@ -49,8 +49,7 @@ public final class GenerationEval {
                 }
             }
         }
-        float[] feats = FrechetDistance.features(classifier, images, n);
-        double fd = FrechetDistance.distance(FrechetDistance.Stats.of(feats, n, FashionClassifier.FEATURES), reference);
+        double fd = FrechetDistance.distance(FrechetDistance.stats(classifier, images, n), reference);
         double acc = FrechetDistance.classAccuracy(classifier, images, labels);
         return new Result(fd, acc, n, images, labels, (System.nanoTime() - t0) / 1e9);
     }

@@ -155,8 +155,7 @@ public final class Study {
         long t0 = System.nanoTime();
         Consumer<String> say = s -> progress.accept(String.format(Locale.ROOT, "[%s] %s", clock(t0), s));
         FashionClassifier classifier = classifier(out, plan, classifierDir, train, test, say);
-        FrechetDistance.Stats reference = FrechetDistance.Stats.of(
-                FrechetDistance.features(classifier, test.images(), test.size()), test.size(), FashionClassifier.FEATURES);
+        FrechetDistance.Stats reference = FrechetDistance.stats(classifier, test.images(), test.size());
 
         List<TokenizerSummary> toks = new ArrayList<>();
         Map<String, VqTokenizer> models = new LinkedHashMap<>();
