@@ -9,6 +9,8 @@ import org.tessella.diffusion.Dit;
 import org.tessella.diffusion.DitTraining;
 import org.tessella.diffusion.LearnToCache;
 import org.tessella.eval.FashionClassifier;
+import org.tessella.eval.CacheStudy;
+import org.tessella.eval.CacheStudyReport;
 import org.tessella.eval.FrechetDistance;
 import org.tessella.io.Png;
 import org.tessella.io.TrainingLog;
@@ -17,10 +19,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** {@code tessella learn-cache} and {@code tessella sample-dit}: Learning-to-Cache on a trained DiT. */
+/** {@code tessella learn-cache}, {@code tessella sample-dit} and {@code tessella cache-study}: Learning-to-Cache on a trained DiT. */
 final class DitCommands {
     private DitCommands() {}
 
@@ -93,6 +97,7 @@ final class DitCommands {
                       --cache FILE       a learn-cache schedule for the same N and DiT depth
                       --theta T          router threshold in [0, 1] (default 0.1)
                       --per-class K      samples per class (default 10)
+                      --batch B          images per sampling batch (default 250; memory grows with it)
                       --cfg S            guidance scale (default 1.5)
                       --seed S           seed (default 1)
                       --classifier DIR   score the samples
@@ -102,12 +107,12 @@ final class DitCommands {
         }
 
         @Override public int run(String[] argv) throws Exception {
-            Args a = Args.parse(name(), argv, Set.of("dit", "steps", "out", "cache", "theta", "per-class", "cfg", "seed", "classifier", "json",
+            Args a = Args.parse(name(), argv, Set.of("dit", "steps", "out", "cache", "theta", "per-class", "batch", "cfg", "seed", "classifier", "json",
                     "data", "threads"), Set.of());
             Main.configureThreads(a);
             Path out = a.requiredPath(name(), "out");
-            int steps = a.integer("steps", 0), per = a.integer("per-class", 10);
-            if (steps < 1 || per < 1) throw new UsageException("--steps and --per-class must be at least 1");
+            int steps = a.integer("steps", 0), per = a.integer("per-class", 10), batch = a.integer("batch", 250);
+            if (steps < 1 || per < 1 || batch < 1) throw new UsageException("--steps, --per-class and --batch must be at least 1");
             float theta = a.number("theta", 0.1f), cfg = a.number("cfg", 1.5f);
             if (!(theta >= 0 && theta <= 1)) throw new UsageException("--theta must be in [0, 1], got " + theta);
             Dit dit = DitTraining.load(a.requiredPath(name(), "dit"), true);
@@ -123,7 +128,7 @@ final class DitCommands {
             int[] labels = new int[n];
             for (int i = 0; i < n; i++) labels[i] = i / per;
             long f0 = FlopCounter.total(), t0 = System.nanoTime();
-            float[] images = sampler.sample(dit, labels, cfg, a.longValue("seed", 1), schedule, theta);
+            float[] images = sampler.sample(dit, labels, cfg, a.longValue("seed", 1), schedule, theta, DdimSampler.Skipped.REUSE, batch);
             double secs = (System.nanoTime() - t0) / 1e9;
             long flops = FlopCounter.total() - f0;
             for (int i = 0; i < images.length; i++) images[i] = Math.max(-1f, Math.min(1f, images[i]));
@@ -152,6 +157,105 @@ final class DitCommands {
             System.out.println(org.tessella.io.Json.write(m));
             if (a.has("json")) TrainClassifierCommand.writeJson(a.requiredPath(name(), "json"), m);
             System.out.println("wrote " + out);
+            return 0;
+        }
+    }
+
+    static final class CacheStudyCommand implements Command {
+        @Override public String name() { return "cache-study"; }
+
+        @Override public String summary() { return "the Learning-to-Cache experiment: DDIM, L2C, lambda sweep, baselines, report"; }
+
+        @Override public String help() {
+            CacheStudy.Config d = CacheStudy.Config.defaults(0f);
+            return """
+                    usage: tessella cache-study --dit DIR --classifier DIR --lambda L --out DIR [options]
+                      Samples DDIM at %s steps and L2C at %s steps (schedules learned at --lambda), a lambda sweep and
+                      the top/bottom/random/greedy caching and dropping baselines at the first L2C step count, all from
+                      the same noise; times them, counts FLOPs, scores FD (with a bootstrap std) and class accuracy, and
+                      writes OUT/report.html, results.csv, table.md, pareto.svg and weight heat maps. Resumable: what is
+                      in OUT/schedules and OUT/runs is reused.
+                    options:
+                      --samples N         class-balanced samples per configuration (default %d)
+                      --batch B           images per sampling batch (default %d)
+                      --cfg S             guidance scale (default %s)
+                      --theta T           router threshold (default %s)
+                      --ddim LIST         DDIM step counts (default 10,16,20,40,50)
+                      --cached LIST       L2C step counts; the first one gets the sweep and baselines (default 20,50)
+                      --sweep LIST        extra lambdas at the first L2C step count
+                      --thetas LIST       extra thetas at the first L2C step count
+                      --iterations I      router updates per schedule (default %d)
+                      --learn-batch B     images per router update (default %d)
+                      --lr X              router learning rate (default %s)
+                      --only NAMES        measure only these configurations (comma-separated)
+                      --schedules-only    learn the schedules (and the greedy baseline's change) and stop
+                      --report-only       write the report from what is measured
+                      --seed S            seed (default 1)
+                      --data DIR          Fashion-MNIST IDX directory
+                      --threads N         worker threads""".formatted("10,16,20,40,50", "20,50", d.samples(), d.batch(), d.cfg(), d.theta(),
+                    d.learn().iterations(), d.learn().batch(), d.learn().lr());
+        }
+
+        private static List<Float> floats(Args a, String name) {
+            if (!a.has(name)) return List.of();
+            List<Float> out = new ArrayList<>();
+            for (String v : a.string(name, "").split(",")) {
+                try {
+                    out.add(Float.parseFloat(v.trim()));
+                } catch (NumberFormatException e) {
+                    throw new UsageException("--" + name + " wants comma-separated numbers, got '" + v + "'");
+                }
+            }
+            return out;
+        }
+
+        private static List<Integer> ints(Args a, String name, List<Integer> def) {
+            if (!a.has(name)) return def;
+            List<Integer> out = new ArrayList<>();
+            for (float v : floats(a, name)) {
+                if (v != Math.rint(v) || v < 1) throw new UsageException("--" + name + " wants positive whole numbers, got " + v);
+                out.add((int) v);
+            }
+            return out;
+        }
+
+        @Override public int run(String[] argv) throws Exception {
+            Args a = Args.parse(name(), argv, Set.of("dit", "classifier", "lambda", "out", "samples", "batch", "cfg", "theta", "ddim", "cached",
+                    "sweep", "thetas", "iterations", "learn-batch", "lr", "only", "seed", "data", "threads"), Set.of("schedules-only", "report-only"));
+            Main.configureThreads(a);
+            Path out = a.requiredPath(name(), "out");
+            if (!a.has("lambda")) throw new UsageException("--lambda L is required");
+            float lambda = a.number("lambda", 0f), theta = a.number("theta", 0.1f);
+            if (!(lambda >= 0)) throw new UsageException("--lambda must be >= 0");
+            if (!(theta >= 0 && theta <= 1)) throw new UsageException("--theta must be in [0, 1], got " + theta);
+            CacheStudy.Config d = CacheStudy.Config.defaults(lambda);
+            long seed = a.longValue("seed", d.seed());
+            LearnToCache.Config learn = new LearnToCache.Config(a.integer("iterations", d.learn().iterations()), a.integer("learn-batch", d.learn().batch()),
+                    a.number("lr", d.learn().lr()), lambda, seed, d.learn().classDropout());
+            CacheStudy.Config cfg;
+            try {
+                cfg = new CacheStudy.Config(a.integer("samples", d.samples()), a.integer("batch", d.batch()), a.number("cfg", d.cfg()), seed, theta, lambda,
+                        floats(a, "sweep"), floats(a, "thetas"), ints(a, "ddim", d.ddimSteps()), ints(a, "cached", d.cacheSteps()), d.changeSamples(),
+                        learn, d.bootstrapDraws());
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage());
+            }
+            if (!a.flag("report-only")) {
+                Dit dit = DitTraining.load(a.requiredPath(name(), "dit"), true);
+                Dataset train = FashionMnist.load(a.path("data"), FashionMnist.Split.TRAIN);
+                boolean schedulesOnly = a.flag("schedules-only");
+                FashionClassifier c = schedulesOnly ? null : FashionClassifier.load(a.requiredPath(name(), "classifier"));
+                Dataset test = schedulesOnly ? null : FashionMnist.load(a.path("data"), FashionMnist.Split.TEST);
+                Set<String> only = a.has("only") ? new java.util.LinkedHashSet<>(List.of(a.string("only", "").split(","))) : Set.of();
+                try {
+                    CacheStudy.run(out, dit, train, test, c, cfg, only, schedulesOnly, System.out::println);
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException(e.getMessage());
+                }
+            }
+            CacheStudyReport.write(out, cfg);
+            System.out.print(java.nio.file.Files.readString(out.resolve("table.md")));
+            System.out.println("wrote " + out.resolve("report.html"));
             return 0;
         }
     }

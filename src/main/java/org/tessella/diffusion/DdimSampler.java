@@ -41,7 +41,15 @@ public final class DdimSampler {
 
     /** Samples [n, C, H, W] for the labels (one image each), deterministic for a seed. */
     public float[] sample(NoiseModel model, int[] labels, int nullLabel, float cfg, long seed, int channels, int size) {
-        return sample(position -> model, labels, nullLabel, cfg, seed, channels, size);
+        return sample(position -> model, labels, nullLabel, cfg, seed, 0, channels, size);
+    }
+
+    /** What a cache step does with the sub-layers its schedule skips. */
+    public enum Skipped {
+        /** Learning-to-Cache: reuse the branch output of the last full step. */
+        REUSE,
+        /** The dropping baseline: the branch adds nothing. */
+        DROP
     }
 
     /**
@@ -50,17 +58,43 @@ public final class DdimSampler {
      * is skipped). With {@code schedule} null every step is full.
      */
     public float[] sample(Dit model, int[] labels, float cfg, long seed, CacheSchedule schedule, float theta) {
+        return sample(model, labels, cfg, seed, schedule, theta, Skipped.REUSE, labels.length);
+    }
+
+    /**
+     * The same in batches of at most {@code batch} images (memory grows with the batch). Image r starts from the noise
+     * at offset r of the seed's stream whatever batch it falls in, and no row reads another, so the samples do not
+     * depend on {@code batch}.
+     */
+    public float[] sample(Dit model, int[] labels, float cfg, long seed, CacheSchedule schedule, float theta, Skipped skipped, int batch) {
+        if (batch < 1) throw new IllegalArgumentException("ddim: batch must be at least 1, got " + batch);
         DitConfig mc = model.config;
-        if (schedule == null)
-            return sample((NoiseModel) model::forward, labels, model.nullClass(), cfg, seed, mc.channels(), mc.imageSize());
-        schedule.checkFits(timesteps.length, mc.depth());
-        LayerCache cache = new LayerCache(mc.subLayers());
-        boolean[][] masks = new boolean[timesteps.length / 2][];
-        for (int i = 0; i < masks.length; i++) masks[i] = schedule.compute(i, theta);
-        return sample(position -> {
-            SubLayerPolicy p = position % 2 == 1 && position / 2 < masks.length ? cache.reuse(masks[position / 2]) : cache.recordAll();
+        boolean[][] masks = null;
+        if (schedule != null) {
+            schedule.checkFits(timesteps.length, mc.depth());
+            masks = new boolean[timesteps.length / 2][];
+            for (int i = 0; i < masks.length; i++) masks[i] = schedule.compute(i, theta);
+        }
+        int n = labels.length, image = mc.channels() * mc.imageSize() * mc.imageSize();
+        float[] out = new float[n * image];
+        for (int r0 = 0; r0 < n; r0 += batch) {
+            int[] part = java.util.Arrays.copyOfRange(labels, r0, Math.min(n, r0 + batch));
+            float[] x = sample(stepModels(model, masks, skipped), part, model.nullClass(), cfg, seed, r0, mc.channels(), mc.imageSize());
+            System.arraycopy(x, 0, out, r0 * image, x.length);
+        }
+        return out;
+    }
+
+    /** Full steps record every branch; cache steps apply their mask (one fresh cache per batch). */
+    private static StepModel stepModels(Dit model, boolean[][] masks, Skipped skipped) {
+        if (masks == null) return position -> model::forward;
+        LayerCache cache = new LayerCache(model.config.subLayers());
+        return position -> {
+            boolean cacheStep = position % 2 == 1 && position / 2 < masks.length;
+            SubLayerPolicy p = !cacheStep ? cache.recordAll()
+                    : skipped == Skipped.REUSE ? cache.reuse(masks[position / 2]) : cache.drop(masks[position / 2]);
             return (x, t, y) -> model.forward(x, t, y, p);
-        }, labels, model.nullClass(), cfg, seed, mc.channels(), mc.imageSize());
+        };
     }
 
     /** The noise model to use at sampling position i (0 = the noisiest step). */
@@ -69,9 +103,10 @@ public final class DdimSampler {
         NoiseModel at(int position);
     }
 
-    float[] sample(StepModel models, int[] labels, int nullLabel, float cfg, long seed, int channels, int size) {
+    /** Samples images firstRow, firstRow + 1, ... of the seed's noise stream. */
+    float[] sample(StepModel models, int[] labels, int nullLabel, float cfg, long seed, long firstRow, int channels, int size) {
         int n = labels.length;
-        float[] x = Ops.randn(seed, 0, n, channels, size, size).toFloatArray();
+        float[] x = Ops.randn(seed, firstRow * channels * size * size, n, channels, size, size).toFloatArray();
         Workspace ws = new Workspace();
         try (var ignored = Tape.noGrad()) {
             for (int i = 0; i < timesteps.length; i++) {

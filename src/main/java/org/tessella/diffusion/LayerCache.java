@@ -8,8 +8,8 @@ import org.tessella.tensor.Tensor;
 /**
  * Learning-to-Cache's cache: each sub-layer's branch output (before its gate) from the last full step, kept per batch
  * row (with guidance, the conditional and null halves are separate rows) in persistent tensors that outlive the step's
- * workspace. Three policies read it: record everything (a full step), reuse where a schedule says so (a cache step),
- * and L2C's training mix {@code w f + (1 - w) cached}.
+ * workspace. Policies that read it: record everything (a full step), reuse where a schedule says so (a cache step),
+ * L2C's training mix {@code w f + (1 - w) cached}, and the dropping baseline (a skipped branch adds nothing).
  */
 public final class LayerCache {
     private final Tensor[] saved;
@@ -42,6 +42,17 @@ public final class LayerCache {
         if (compute.length != saved.length)
             throw new IllegalArgumentException("layer cache: a mask of " + compute.length + " sub-layers for a DiT of " + saved.length);
         return (j, f) -> compute[j] ? f.get() : saved(j);
+    }
+
+    /**
+     * The dropping baseline: computes the branches with {@code compute[j]} and replaces the others by zero, so a
+     * skipped sub-layer adds nothing to the residual stream (what "dropping instead of caching" means in L2C's
+     * comparison). The cache only supplies the branch's shape.
+     */
+    public SubLayerPolicy drop(boolean[] compute) {
+        if (compute.length != saved.length)
+            throw new IllegalArgumentException("layer cache: a mask of " + compute.length + " sub-layers for a DiT of " + saved.length);
+        return (j, f) -> compute[j] ? f.get() : Ops.zerosLike(saved(j));
     }
 
     /** {@code w_j f_j + (1 - w_j) cached_j} with weights [subLayers] (differentiable in w). */

@@ -134,6 +134,27 @@ public final class FrechetDistance {
         return out;
     }
 
+    /**
+     * The sampling noise of a Frechet distance: the standard deviation of the distance to {@code reference} over
+     * {@code draws} bootstrap resamples (n rows drawn with replacement, from a counter-based stream of {@code seed}) of
+     * the n feature vectors in {@code features}. Two runs whose distances differ by less than about twice this are
+     * within noise of each other.
+     */
+    public static double bootstrapStd(float[] features, int n, int d, Stats reference, int draws, long seed) {
+        if (draws < 2) throw new IllegalArgumentException("frechet bootstrap: need at least 2 draws, got " + draws);
+        double[] fd = new double[draws];
+        float[] resampled = new float[n * d];
+        for (int k = 0; k < draws; k++) {
+            for (int r = 0; r < n; r++)
+                System.arraycopy(features, org.tessella.tensor.Philox.below(seed + k, r, n) * d, resampled, r * d, d);
+            fd[k] = distance(Stats.of(resampled, n, d), reference);
+        }
+        double mean = 0, var = 0;
+        for (double v : fd) mean += v / draws;
+        for (double v : fd) var += (v - mean) * (v - mean) / (draws - 1);
+        return Math.sqrt(var);
+    }
+
     /** Feature statistics of n images [n, 1, 32, 32] under the classifier: the input of {@link #distance}. */
     public static Stats stats(FashionClassifier classifier, float[] images, int n) {
         return Stats.of(features(classifier, images, n), n, FashionClassifier.FEATURES);

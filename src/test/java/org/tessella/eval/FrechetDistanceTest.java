@@ -183,4 +183,19 @@ class FrechetDistanceTest {
         for (int i = 0; i < n; i++) wrong[i] = (predicted[i] + 1) % FashionClassifier.CLASSES;
         assertEquals(0.0, FrechetDistance.classAccuracy(classifier, images, wrong), 0);
     }
+
+    @Test
+    void bootstrapNoiseIsPositiveAndShrinksWithMoreSamples() {
+        int d = 4;
+        java.util.Random r = new java.util.Random(3);
+        float[] ref = new float[20000 * d], f = new float[1600 * d];
+        for (int i = 0; i < ref.length; i++) ref[i] = (float) r.nextGaussian();
+        for (int i = 0; i < f.length; i++) f[i] = (float) r.nextGaussian() + 0.3f;
+        FrechetDistance.Stats reference = FrechetDistance.Stats.of(ref, 20000, d);
+        double small = FrechetDistance.bootstrapStd(f, 100, d, reference, 30, 1), large = FrechetDistance.bootstrapStd(f, 1600, d, reference, 30, 1);
+        assertTrue(small > 0 && large > 0, small + " " + large);
+        assertTrue(large < small / 2, "16x the samples, about a quarter of the noise: " + small + " -> " + large);
+        assertEquals(large, FrechetDistance.bootstrapStd(f, 1600, d, reference, 30, 1), "deterministic for a seed");
+        assertThrows(IllegalArgumentException.class, () -> FrechetDistance.bootstrapStd(f, 100, d, reference, 1, 1));
+    }
 }

@@ -15,7 +15,7 @@ import org.tessella.tensor.Philox;
 
 /** The whole study pipeline at toy scale: trains, evaluates, reports, and a second run resumes without redoing work. */
 class StudyRunTest {
-    private static Dataset data(int n, long seed) {
+    static Dataset data(int n, long seed) {
         float[] px = new float[n * 1024];
         int[] labels = new int[n];
         for (int i = 0; i < n; i++) {
