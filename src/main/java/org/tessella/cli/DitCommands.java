@@ -24,7 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** {@code tessella learn-cache}, {@code tessella sample-dit} and {@code tessella cache-study}: Learning-to-Cache on a trained DiT. */
+/** {@code tessella learn-cache}, {@code sample-dit}, {@code cache-study} and {@code export-dit}: Learning-to-Cache on a trained DiT. */
 final class DitCommands {
     private DitCommands() {}
 
@@ -161,6 +161,28 @@ final class DitCommands {
         }
     }
 
+    static final class ExportDit implements Command {
+        @Override public String name() { return "export-dit"; }
+
+        @Override public String summary() { return "a sampling-only copy of a DiT run (EMA weights, a quarter of the size)"; }
+
+        @Override public String help() {
+            return """
+                    usage: tessella export-dit --dit DIR --out DIR
+                      Copies the EMA weights and configs of the train-dit run in --dit to --out/checkpoint.safetensors,
+                      without the raw weights and optimizer moments. sample-dit, learn-cache and cache-study read it like
+                      the run itself; it cannot be resumed.""";
+        }
+
+        @Override public int run(String[] argv) {
+            Args a = Args.parse(name(), argv, Set.of("dit", "out"), Set.of());
+            Path out = a.requiredPath(name(), "out");
+            DitTraining.exportEma(a.requiredPath(name(), "dit"), out);
+            System.out.println("wrote " + out.resolve(DitTraining.CHECKPOINT));
+            return 0;
+        }
+    }
+
     static final class CacheStudyCommand implements Command {
         @Override public String name() { return "cache-study"; }
 
@@ -242,13 +264,15 @@ final class DitCommands {
             }
             if (!a.flag("report-only")) {
                 Dit dit = DitTraining.load(a.requiredPath(name(), "dit"), true);
-                Dataset train = FashionMnist.load(a.path("data"), FashionMnist.Split.TRAIN);
+                Dataset[] train = new Dataset[1]; // loaded only if a schedule has to be learned
+                java.util.function.Supplier<Dataset> trainImages = () -> train[0] != null ? train[0]
+                        : (train[0] = FashionMnist.load(a.path("data"), FashionMnist.Split.TRAIN));
                 boolean schedulesOnly = a.flag("schedules-only");
                 FashionClassifier c = schedulesOnly ? null : FashionClassifier.load(a.requiredPath(name(), "classifier"));
                 Dataset test = schedulesOnly ? null : FashionMnist.load(a.path("data"), FashionMnist.Split.TEST);
                 Set<String> only = a.has("only") ? new java.util.LinkedHashSet<>(List.of(a.string("only", "").split(","))) : Set.of();
                 try {
-                    CacheStudy.run(out, dit, train, test, c, cfg, only, schedulesOnly, System.out::println);
+                    CacheStudy.run(out, dit, trainImages, test, c, cfg, only, schedulesOnly, System.out::println);
                 } catch (IllegalArgumentException e) {
                     throw new UsageException(e.getMessage());
                 }

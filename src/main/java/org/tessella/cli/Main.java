@@ -12,7 +12,7 @@ public final class Main {
     private Main() {}
 
     static List<Command> commands() {
-        return List.of(new QuickstartCommand(), new StudyCommand(), new TrainClassifierCommand(), new TrainTokenizerCommand(), new EncodeCommand(), new TrainArCommand(), new SampleCommand(), new ReconstructCommand(), new ProbeCommand(), new EvalCommand(), new TrainDitCommand(), new DitCommands.LearnCache(), new DitCommands.SampleDit(), new DitCommands.CacheStudyCommand(), new SynthTokensCommand(), new BenchCommand());
+        return List.of(new QuickstartCommand(), new StudyCommand(), new TrainClassifierCommand(), new TrainTokenizerCommand(), new EncodeCommand(), new TrainArCommand(), new SampleCommand(), new ReconstructCommand(), new ProbeCommand(), new EvalCommand(), new TrainDitCommand(), new DitCommands.LearnCache(), new DitCommands.SampleDit(), new DitCommands.CacheStudyCommand(), new DitCommands.ExportDit(), new SynthTokensCommand(), new BenchCommand());
     }
 
     public static void main(String[] args) {

@@ -222,4 +222,19 @@ public final class DitTraining {
         m.eval();
         return m;
     }
+
+    /**
+     * Writes a sampling-only copy of the run in {@code runDir} to {@code outDir}: the EMA weights and the configs,
+     * without the raw weights and the optimizer moments (a quarter of the size). {@link #load} reads it with
+     * {@code emaWeights = true}; it cannot be resumed.
+     */
+    public static void exportEma(Path runDir, Path outDir) {
+        Path file = runDir.resolve(CHECKPOINT);
+        if (!Files.exists(file)) throw new IllegalArgumentException("no DiT at " + file + ": train one with tessella train-dit --out " + runDir);
+        Checkpoint c = Checkpoint.load(file);
+        Map<String, Tensor> ema = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : c.withPrefix(EMA_PREFIX).entrySet()) ema.put(EMA_PREFIX + e.getKey(), e.getValue());
+        if (ema.isEmpty()) throw new IllegalArgumentException(file + " holds no EMA weights (" + EMA_PREFIX + "*)");
+        Checkpoint.save(outDir.resolve(CHECKPOINT), ema, c.meta());
+    }
 }

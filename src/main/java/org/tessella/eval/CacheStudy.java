@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.tessella.backend.FlopCounter;
 import org.tessella.cpu.WorkerPool;
 import org.tessella.data.Dataset;
@@ -111,13 +112,13 @@ public final class CacheStudy {
     static Path schedulePath(Path out, int steps, float lambda) { return out.resolve("schedules").resolve("l2c-" + steps + "-lambda" + number(lambda) + ".json"); }
 
     /** The learned schedule for (steps, lambda), learned now unless it is on disk. */
-    static CacheSchedule learned(Path out, Dit dit, Dataset train, Config c, int steps, float lambda, Consumer<String> progress) {
+    static CacheSchedule learned(Path out, Dit dit, Supplier<Dataset> train, Config c, int steps, float lambda, Consumer<String> progress) {
         Path p = schedulePath(out, steps, lambda);
         if (Files.exists(p)) return CacheSchedule.read(p);
         LearnToCache.Config d = c.learn();
         LearnToCache.Config lc = new LearnToCache.Config(d.iterations(), d.batch(), d.lr(), lambda, d.seed(), d.classDropout());
         long t0 = System.nanoTime();
-        CacheSchedule s = LearnToCache.learn(dit, train, steps, lc, null);
+        CacheSchedule s = LearnToCache.learn(dit, train.get(), steps, lc, null);
         s.write(p, c.theta());
         double[] k = s.skipped(c.theta());
         progress.accept(String.format(java.util.Locale.ROOT, "learned %s in %.0f s: skips %.0f%% of attention, %.0f%% of MLP at theta %s",
@@ -172,7 +173,7 @@ public final class CacheStudy {
     }
 
     /** The schedule a configuration samples with (null for plain DDIM). */
-    static CacheSchedule schedule(Path out, Dit dit, Dataset train, Config c, Spec s, Consumer<String> progress) {
+    static CacheSchedule schedule(Path out, Dit dit, Supplier<Dataset> train, Config c, Spec s, Consumer<String> progress) {
         int depth = dit.config.depth();
         switch (s.kind()) {
             case "ddim": return null;
@@ -195,10 +196,11 @@ public final class CacheStudy {
 
     /**
      * Runs the configurations of the plan that are not measured yet (those in {@code only}, when it is not empty) and
-     * returns every result on disk. With {@code schedulesOnly} it learns the schedules those configurations need and
-     * samples nothing (so the learning can run on another machine than the timing).
+     * returns every result on disk. The training images ({@code train}, asked for only when a schedule must be learned)
+     * feed the routers. With {@code schedulesOnly} it learns the schedules those configurations need and samples nothing
+     * (so the learning can run on another machine than the timing).
      */
-    public static List<Result> run(Path out, Dit dit, Dataset train, Dataset test, FashionClassifier classifier, Config c,
+    public static List<Result> run(Path out, Dit dit, Supplier<Dataset> train, Dataset test, FashionClassifier classifier, Config c,
                                    Set<String> only, boolean schedulesOnly, Consumer<String> progress) throws java.io.IOException {
         Files.createDirectories(out.resolve("schedules"));
         Files.createDirectories(out.resolve("runs"));

@@ -1,5 +1,6 @@
 package org.tessella.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -35,6 +36,18 @@ class TrainDitCommandTest {
         assertEquals(10, s.integer("samples"));
         assertTrue(s.number("skipped_attention") >= 0 && s.number("skipped_mlp") <= 1 && s.number("flops_per_sample") > 0);
         assertTrue(Files.size(png) > 0);
+        // the sampling-only export: a quarter of the size, the same samples
+        Path slim = tmp.resolve("slim"), png2 = tmp.resolve("s2.png");
+        assertEquals(0, Main.run(new String[]{"export-dit", "--dit", out.toString(), "--out", slim.toString()}));
+        long full = Files.size(out.resolve(DitTraining.CHECKPOINT)), small = Files.size(slim.resolve(DitTraining.CHECKPOINT));
+        assertTrue(small < full / 3.5, small + " vs " + full);
+        assertEquals(0, Main.run(new String[]{"sample-dit", "--dit", slim.toString(), "--steps", "10", "--cache", cache.toString(), "--theta", "0.5",
+                "--per-class", "1", "--batch", "3", "--threads", "1", "--out", png2.toString()}));
+        assertArrayEquals(Files.readAllBytes(png), Files.readAllBytes(png2), "EMA weights exported exactly; batches do not change samples");
+        assertEquals(2, Main.run(new String[]{"cache-study", "--dit", slim.toString(), "--out", tmp.resolve("cs").toString()}), "--lambda is required");
+        assertEquals(2, Main.run(new String[]{"cache-study", "--dit", slim.toString(), "--lambda", "1", "--ddim", "10,x", "--out", tmp.resolve("cs").toString()}));
+        assertEquals(0, Main.run(new String[]{"cache-study", "--lambda", "1", "--report-only", "--out", tmp.resolve("cs").toString()}));
+        assertTrue(Files.exists(tmp.resolve("cs").resolve("report.html")));
         // one-line errors: a schedule for another step count, theta outside [0, 1]
         assertEquals(1, Main.run(new String[]{"sample-dit", "--dit", out.toString(), "--steps", "20", "--cache", cache.toString(),
                 "--out", png.toString()}));

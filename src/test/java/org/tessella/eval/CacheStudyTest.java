@@ -43,7 +43,7 @@ class CacheStudyTest {
         assertEquals(List.of("ddim-2", "ddim-4", "l2c-4", "l2c-4-lambda1", "l2c-4-theta0.9", "top-4", "bottom-4", "random-4", "greedy-4", "drop-4"), names);
 
         List<String> lines = new ArrayList<>();
-        List<CacheStudy.Result> rs = CacheStudy.run(dir, dit, train, test, classifier, c, Set.of(), false, lines::add);
+        List<CacheStudy.Result> rs = CacheStudy.run(dir, dit, () -> train, test, classifier, c, Set.of(), false, lines::add);
         assertEquals(names.size(), rs.size());
         for (CacheStudy.Result x : rs) {
             assertEquals(20, x.samples());
@@ -69,11 +69,11 @@ class CacheStudyTest {
 
         long before = Files.getLastModifiedTime(dir.resolve("runs/l2c-4.json")).toMillis();
         List<String> again = new ArrayList<>();
-        CacheStudy.run(dir, dit, train, test, classifier, c, Set.of(), false, again::add);
+        CacheStudy.run(dir, dit, () -> train, test, classifier, c, Set.of(), false, again::add);
         assertTrue(again.isEmpty(), "nothing is learned or measured twice: " + again);
         assertEquals(before, Files.getLastModifiedTime(dir.resolve("runs/l2c-4.json")).toMillis());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> CacheStudy.run(dir, dit, train, test, classifier, c, Set.of("ddim-3"), false, s -> {}));
+                () -> CacheStudy.run(dir, dit, () -> train, test, classifier, c, Set.of("ddim-3"), false, s -> {}));
         assertTrue(e.getMessage().contains("no configuration named 'ddim-3'"), e.getMessage());
     }
 }
