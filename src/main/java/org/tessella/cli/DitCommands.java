@@ -206,12 +206,14 @@ final class DitCommands {
                       --cached LIST       L2C step counts; the first one gets the sweep and baselines (default 20,50)
                       --sweep LIST        extra lambdas at the first L2C step count
                       --thetas LIST       extra thetas at the first L2C step count
-                      --iterations I      router updates per schedule (default %d)
+                      --iterations I      router updates per cache step of a schedule (default %d)
                       --learn-batch B     images per router update (default %d)
                       --lr X              router learning rate (default %s)
                       --only NAMES        measure only these configurations (comma-separated)
                       --schedules-only    learn the schedules (and the greedy baseline's change) and stop
                       --report-only       write the report from what is measured
+                      --timing DIR        take the times from the study in DIR (e.g. every configuration timed in one
+                                          JVM on a quiet machine with fewer samples) instead of OUT's own
                       --seed S            seed (default 1)
                       --data DIR          Fashion-MNIST IDX directory
                       --threads N         worker threads""".formatted("10,16,20,40,50", "20,50", d.samples(), d.batch(), d.cfg(), d.theta(),
@@ -243,7 +245,7 @@ final class DitCommands {
 
         @Override public int run(String[] argv) throws Exception {
             Args a = Args.parse(name(), argv, Set.of("dit", "classifier", "lambda", "out", "samples", "batch", "cfg", "theta", "ddim", "cached",
-                    "sweep", "thetas", "iterations", "learn-batch", "lr", "only", "seed", "data", "threads"), Set.of("schedules-only", "report-only"));
+                    "sweep", "thetas", "iterations", "learn-batch", "lr", "only", "seed", "data", "threads", "timing"), Set.of("schedules-only", "report-only"));
             Main.configureThreads(a);
             Path out = a.requiredPath(name(), "out");
             if (!a.has("lambda")) throw new UsageException("--lambda L is required");
@@ -277,7 +279,7 @@ final class DitCommands {
                     throw new UsageException(e.getMessage());
                 }
             }
-            CacheStudyReport.write(out, cfg);
+            CacheStudyReport.write(out, cfg, a.path("timing"));
             System.out.print(java.nio.file.Files.readString(out.resolve("table.md")));
             System.out.println("wrote " + out.resolve("report.html"));
             return 0;

@@ -7,10 +7,14 @@
  * {@link org.tessella.diffusion.NoiseModel}; {@link org.tessella.diffusion.DitTraining}, epsilon-MSE training with label
  * dropout, EMA, atomic checkpoints and exact resume ({@code tessella train-dit}); Learning-to-Cache:
  * {@link org.tessella.diffusion.SubLayerPolicy} (what a forward pass does with each attention/MLP branch),
- * {@link org.tessella.diffusion.LayerCache} (record, reuse, interpolate), {@link org.tessella.diffusion.LearnToCache}
- * (router training on the frozen DiT) and {@link org.tessella.diffusion.CacheSchedule} (the learned logits and mask as
- * JSON); {@code DdimSampler} samples with a schedule, really skipping the cached branches. The commands are
- * {@code train-dit}, {@code learn-cache} and {@code sample-dit}.
+ * {@link org.tessella.diffusion.LayerCache} (record, reuse, interpolate, and drop for the baseline),
+ * {@link org.tessella.diffusion.LearnToCache} (router training on the frozen DiT),
+ * {@link org.tessella.diffusion.CacheSchedule} (the learned logits and mask as JSON) and
+ * {@link org.tessella.diffusion.CacheBaselines} (top, bottom, random and greedy schedules with a given number of skipped
+ * sub-layers, and the measured per-step change greedy ranks by); {@code DdimSampler} samples with a schedule in
+ * batches that do not change the result, really skipping the cached (or dropped) branches. The commands are
+ * {@code train-dit}, {@code export-dit}, {@code learn-cache} and {@code sample-dit}; the experiment that compares them
+ * is {@code eval.CacheStudy} ({@code cache-study}).
  *
  * <p>Depends on {@code nn}, {@code optim}, {@code io}, {@code data}, and through them on autograd, backend, tensor.
  */

@@ -26,10 +26,27 @@ import org.tessella.io.SvgPlot;
 public final class CacheStudyReport {
     private CacheStudyReport() {}
 
-    static final List<String> COLUMNS = List.of("name", "kind", "steps", "lambda", "theta", "samples", "seconds", "speedup",
+    static final List<String> COLUMNS = List.of("name", "kind", "steps", "lambda", "theta", "samples", "ms_per_sample", "speedup",
             "gflops_per_sample", "skipped_attention", "skipped_mlp", "fd", "fd_std", "class_accuracy", "threads");
 
     static Optional<Result> find(List<Result> rs, String name) { return rs.stream().filter(r -> r.spec().name().equals(name)).findFirst(); }
+
+    static double msPerSample(Result r) { return 1000 * r.seconds() / r.samples(); }
+
+    /**
+     * The results with their times taken from a separate timing run of the same configurations ({@code timing}, e.g.
+     * all of them in one JVM on a quiet machine, fewer samples), scaled to each result's sample count; results the
+     * timing run lacks keep their own time.
+     */
+    static List<Result> withTiming(List<Result> rs, List<Result> timing) {
+        List<Result> out = new ArrayList<>();
+        for (Result r : rs) {
+            Optional<Result> t = find(timing, r.spec().name());
+            out.add(t.map(x -> new Result(r.spec(), r.samples(), x.seconds() * r.samples() / x.samples(), r.flopsPerSample(), r.skippedAttention(),
+                    r.skippedMlp(), r.fd(), r.fdStd(), r.classAccuracy(), x.threads(), x.session())).orElse(r));
+        }
+        return out;
+    }
 
     /** Wall-clock speed-up over plain DDIM with the same step count (NaN when that was not measured). */
     static double speedup(List<Result> rs, Result r) {
@@ -76,7 +93,7 @@ public final class CacheStudyReport {
         List<List<?>> rows = new ArrayList<>();
         for (Result r : sorted(rs))
             rows.add(List.of(r.spec().name(), r.spec().kind(), r.spec().steps(), r.spec().cached() ? CacheStudy.number(r.spec().lambda()) : "",
-                    r.spec().cached() ? CacheStudy.number(r.spec().theta()) : "", r.samples(), fmt("%.1f", r.seconds()), fmt("%.2f", speedup(rs, r)),
+                    r.spec().cached() ? CacheStudy.number(r.spec().theta()) : "", r.samples(), fmt("%.2f", msPerSample(r)), fmt("%.2f", speedup(rs, r)),
                     fmt("%.3f", r.flopsPerSample() / 1e9), fmt("%.2f", r.skippedAttention()), fmt("%.2f", r.skippedMlp()), fmt("%.2f", r.fd()),
                     fmt("%.2f", r.fdStd()), fmt("%.3f", r.classAccuracy()), r.threads()));
         return rows;
@@ -92,12 +109,12 @@ public final class CacheStudyReport {
 
     /** The README's table in Markdown. */
     static String markdown(List<Result> rs) {
-        StringBuilder s = new StringBuilder("| sampler | steps | skipped attn / MLP | GFLOP/sample | seconds | speed-up | FD (+- bootstrap std) | class acc. |\n"
+        StringBuilder s = new StringBuilder("| sampler | steps | skipped attn / MLP | GFLOP/sample | ms/sample | speed-up | FD (+- bootstrap std) | class acc. |\n"
                 + "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
         for (Result r : sorted(rs))
-            s.append(String.format(Locale.ROOT, "| %s | %d | %s | %.3f | %.1f | %s | %.2f +- %.2f | %.3f |%n", r.spec().name(), r.spec().steps(),
+            s.append(String.format(Locale.ROOT, "| %s | %d | %s | %.3f | %.2f | %s | %.2f +- %.2f | %.3f |%n", r.spec().name(), r.spec().steps(),
                     r.spec().cached() ? String.format(Locale.ROOT, "%.0f%% / %.0f%%", 100 * r.skippedAttention(), 100 * r.skippedMlp()) : "-",
-                    r.flopsPerSample() / 1e9, r.seconds(), fmt("%.2fx", speedup(rs, r)), r.fd(), r.fdStd(), r.classAccuracy()));
+                    r.flopsPerSample() / 1e9, msPerSample(r), fmt("%.2fx", speedup(rs, r)), r.fd(), r.fdStd(), r.classAccuracy()));
         return s.toString();
     }
 
@@ -125,31 +142,33 @@ public final class CacheStudyReport {
                 .scale(0, 1).render();
     }
 
-    public static void write(Path out, CacheStudy.Config c) throws java.io.IOException {
+    /** Writes the report of the study in {@code out}, its times taken from the study in {@code timing} when given. */
+    public static void write(Path out, CacheStudy.Config c, Optional<Path> timing) throws java.io.IOException {
         List<Result> rs = CacheStudy.results(out);
+        if (timing.isPresent()) rs = withTiming(rs, CacheStudy.results(timing.get()));
         Csv.write(out.resolve("results.csv"), COLUMNS, rows(rs));
         AtomicFile.writeString(out.resolve("table.md"), markdown(rs));
         HtmlPage page = new HtmlPage("Tessella Learning-to-Cache study");
         page.paragraph(String.format(Locale.ROOT, "DiT on Fashion-MNIST; DDIM (eta 0) at CFG %.2g; every configuration samples the same %d class-balanced "
-                        + "images from the same noise (batches of %d), scored on the classifier's features against the test set. Seconds are sampling "
-                        + "only, measured after a warm-up in the same JVM; the speed-up is against DDIM with the same number of steps. L2C schedules: "
+                        + "images from the same noise (batches of %d), scored on the classifier's features against the test set. Times are sampling "
+                        + "only, measured after a warm-up in the same JVM%s; the speed-up is against DDIM with the same number of steps. L2C schedules: "
                         + "lambda %s, theta %s. Baselines skip as many cache-step sub-layers as L2C-%d does.",
-                c.cfg(), c.samples() / 10 * 10, c.batch(), CacheStudy.number(c.lambda()), CacheStudy.number(c.theta()), c.sweepSteps()));
+                c.cfg(), c.samples() / 10 * 10, c.batch(), timing.map(t -> " (taken from the timing run in " + t.getFileName() + ", "
+                        + "every configuration in one JVM)").orElse(""), CacheStudy.number(c.lambda()), CacheStudy.number(c.theta()), c.sweepSteps()));
         page.heading(2, "What the numbers say");
         page.list(claims(rs));
         page.heading(2, "All configurations");
         page.table(COLUMNS, rows(rs));
 
-        SvgPlot pareto = new SvgPlot("FD against sampling time (" + rs.stream().findFirst().map(r -> r.samples()).orElse(0) + " samples)")
-                .xLabel("seconds").yLabel("Frechet distance");
+        SvgPlot pareto = new SvgPlot("FD against sampling time").xLabel("ms per sample").yLabel("Frechet distance");
         List<Result> ddim = rs.stream().filter(r -> r.spec().kind().equals("ddim")).sorted(Comparator.comparingDouble(Result::seconds)).toList();
-        pareto.series("DDIM (steps)", ddim.stream().mapToDouble(Result::seconds).toArray(), ddim.stream().mapToDouble(Result::fd).toArray());
+        pareto.series("DDIM (steps)", ddim.stream().mapToDouble(CacheStudyReport::msPerSample).toArray(), ddim.stream().mapToDouble(Result::fd).toArray());
         int n0 = c.sweepSteps();
         List<Result> sweep = rs.stream().filter(r -> r.spec().kind().equals("l2c") && r.spec().steps() == n0)
                 .sorted(Comparator.comparingDouble(Result::seconds)).toList();
-        pareto.series("L2C-" + n0 + " (lambda, theta)", sweep.stream().mapToDouble(Result::seconds).toArray(), sweep.stream().mapToDouble(Result::fd).toArray());
+        pareto.series("L2C-" + n0 + " (lambda, theta)", sweep.stream().mapToDouble(CacheStudyReport::msPerSample).toArray(), sweep.stream().mapToDouble(Result::fd).toArray());
         for (Result r : rs)
-            if (CacheStudy.BASELINES.contains(r.spec().kind())) pareto.series(r.spec().name(), new double[]{r.seconds()}, new double[]{r.fd()});
+            if (CacheStudy.BASELINES.contains(r.spec().kind())) pareto.series(r.spec().name(), new double[]{msPerSample(r)}, new double[]{r.fd()});
         String paretoSvg = pareto.render();
         AtomicFile.writeString(out.resolve("pareto.svg"), paretoSvg);
         page.heading(2, "Pareto: FD against latency");

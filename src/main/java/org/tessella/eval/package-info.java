@@ -18,6 +18,9 @@
  *   <li>{@link org.tessella.eval.GenerationEval}, {@link org.tessella.eval.Study} and
  *       {@link org.tessella.eval.StudyReport}: sampling and scoring a stage-2 model, the CRT trade-off experiment and
  *       its HTML/CSV report.</li>
+ *   <li>{@link org.tessella.eval.CacheStudy} and {@link org.tessella.eval.CacheStudyReport}: the Learning-to-Cache
+ *       experiment on a trained DiT (DDIM step counts, learned schedules, lambda/theta sweep, caching and dropping
+ *       baselines; FD with a bootstrap standard deviation, class accuracy, time, FLOPs) and its report.</li>
  * </ul>
  *
  * <p>All metric code is plain double arithmetic in a fixed order (no threads, {@code StrictMath} for transcendental

@@ -2,7 +2,10 @@ package org.tessella.tensor;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * The per-step bump allocator. Activations and temporaries of one step are carved out of reused slabs; closing the
@@ -16,6 +19,9 @@ import java.util.List;
  *
  * A workspace belongs to one thread at a time. Tensors made in a step are invalid after it closes
  * ({@link Tensor#checkAlive()}); copy out what must outlive it.
+ *
+ * <p>A device backend keeps its own per-step memory as a {@link Companion} of the workspace, reset with it, so GPU
+ * temporaries follow the same step lifetime without this package knowing any device.
  */
 public final class Workspace implements AutoCloseable {
     private static final ThreadLocal<ArrayDeque<Workspace>> ACTIVE = ThreadLocal.withInitial(ArrayDeque::new);
@@ -23,6 +29,13 @@ public final class Workspace implements AutoCloseable {
 
     private final Slab floats = new Slab(DType.F32);
     private final Slab ints = new Slab(DType.I32);
+    private final Map<Object, Companion> companions = new LinkedHashMap<>();
+
+    /** Memory of another device that lives for one step of this workspace (a GPU backend's step arena). */
+    public interface Companion {
+        /** Recycles everything handed out since the last reset. */
+        void reset();
+    }
 
     /** The innermost workspace opened on this thread, or null. */
     public static Workspace current() {
@@ -47,6 +60,16 @@ public final class Workspace implements AutoCloseable {
     public void reset() {
         floats.reset();
         ints.reset();
+        if (!companions.isEmpty()) for (Companion c : companions.values()) c.reset();
+    }
+
+    /**
+     * The companion registered under key (e.g. a device), made by {@code make} on first use; it is reset whenever this
+     * workspace is.
+     */
+    @SuppressWarnings("unchecked") // one key, one companion type: the backend that registers it is the one reading it
+    public <C extends Companion> C companion(Object key, Supplier<C> make) {
+        return (C) companions.computeIfAbsent(key, k -> make.get());
     }
 
     /** Runs {@code body} with the workspace current and no allocation kept afterwards. */

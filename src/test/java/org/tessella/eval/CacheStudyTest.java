@@ -60,12 +60,19 @@ class CacheStudyTest {
         assertTrue(l2c.flopsPerSample() <= ddim4.flopsPerSample(), "caching never adds work");
         if (count > 0) assertTrue(l2c.flopsPerSample() < ddim4.flopsPerSample(), "skipped sub-layers are not computed");
 
-        CacheStudyReport.write(dir, c);
+        CacheStudyReport.write(dir, c, java.util.Optional.empty());
         String html = Files.readString(dir.resolve("report.html"));
         assertTrue(html.contains("<svg") && html.contains("L2C at 4 steps runs"), "report with claims and plots");
         assertTrue(Files.readString(dir.resolve("table.md")).contains("| l2c-4 | 4 |"));
         assertTrue(Files.exists(dir.resolve("weights-4.svg")) && Files.exists(dir.resolve("change-4.svg")) && Files.exists(dir.resolve("grids/greedy-4.png")));
         assertEquals(names.size() + 1, Files.readAllLines(dir.resolve("results.csv")).size());
+
+        List<CacheStudy.Result> timed = CacheStudyReport.withTiming(rs, List.of(new CacheStudy.Result(l2c.spec(), 10, 2.0, 0, 0, 0, 0, 0, 0, 7, "t")));
+        CacheStudy.Result t = CacheStudyReport.find(timed, "l2c-4").orElseThrow();
+        assertEquals(4.0, t.seconds(), 1e-12, "2 s for 10 samples is 4 s for 20");
+        assertEquals(l2c.fd(), t.fd());
+        assertEquals(7, t.threads());
+        assertEquals(ddim4.seconds(), CacheStudyReport.find(timed, "ddim-4").orElseThrow().seconds(), "untimed results keep their own time");
 
         long before = Files.getLastModifiedTime(dir.resolve("runs/l2c-4.json")).toMillis();
         List<String> again = new ArrayList<>();
