@@ -26,7 +26,7 @@ final class Cublas {
 
     private static Cublas instance;
 
-    private final MethodHandle create, setStream, setMathMode, sgemm, sgemmStridedBatched, gemmEx,
+    private final MethodHandle create, destroy, setStream, setMathMode, sgemm, sgemmStridedBatched, gemmEx,
             gemmStridedBatchedEx, getStatusName, getStatusString, getVersion;
 
     static synchronized Cublas get() {
@@ -41,6 +41,7 @@ final class Cublas {
     private Cublas(SymbolLookup lib) {
         String l = "libcublas.so";
         create = Native.function(lib, l, "cublasCreate_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        destroy = Native.function(lib, l, "cublasDestroy_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         setStream = Native.function(lib, l, "cublasSetStream_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
         setMathMode = Native.function(lib, l, "cublasSetMathMode", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
         getVersion = Native.function(lib, l, "cublasGetVersion_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
@@ -91,6 +92,14 @@ final class Cublas {
             MemorySegment h = a.allocate(ADDRESS);
             check("cublasCreate_v2", (int) create.invokeExact(h));
             return h.get(ADDRESS, 0);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    void destroyHandle(MemorySegment handle) {
+        try {
+            check("cublasDestroy_v2", (int) destroy.invokeExact(handle));
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }

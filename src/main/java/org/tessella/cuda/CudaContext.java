@@ -45,8 +45,8 @@ public final class CudaContext {
                 driver.attribute(Driver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev),
                 driver.attribute(Driver.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev),
                 driver.totalMemory(dev),
-                driver.attribute(Driver.CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE, dev),
-                driver.attribute(Driver.CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH, dev),
+                optionalAttribute(driver, Driver.CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE, dev),
+                optionalAttribute(driver, Driver.CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH, dev),
                 driver.driverVersion());
         this.context = driver.primaryContext(dev);
         bind();
@@ -64,6 +64,15 @@ public final class CudaContext {
             }
         });
         this.staging = new PinnedStaging(this);
+    }
+
+    /** An attribute only reports use (some are deprecated in newer drivers): 0 when the driver declines it. */
+    private static int optionalAttribute(Driver driver, int attribute, int dev) {
+        try {
+            return driver.attribute(attribute, dev);
+        } catch (CudaException e) {
+            return 0;
+        }
     }
 
     /** Makes this context current on the calling thread (cheap when it already is). */
@@ -92,6 +101,21 @@ public final class CudaContext {
     public void trim() {
         synchronize();
         pool.trim();
+    }
+
+    /** Device milliseconds that {@code body}'s queued work takes, measured with events on the stream. */
+    public float timeMillis(Runnable body) {
+        bind();
+        MemorySegment start = driver.createEvent(), end = driver.createEvent();
+        try {
+            driver.record(start, stream);
+            body.run();
+            driver.record(end, stream);
+            return driver.elapsedMillis(start, end);
+        } finally {
+            driver.destroyEvent(start);
+            driver.destroyEvent(end);
+        }
     }
 
     /** {free, total} device memory in bytes, as the driver sees it. */

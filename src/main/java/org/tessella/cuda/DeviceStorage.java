@@ -75,8 +75,6 @@ public final class DeviceStorage extends Storage {
     /** The device address of an element. */
     long address(long element) { return address() + element * dtype().byteSize(); }
 
-    CudaContext context() { return context; }
-
     /** Returns the memory to the pool now; tensors over this storage become invalid. Idempotent. */
     public void release() {
         if (lease.released) return;

@@ -26,6 +26,4 @@ final class StepArena implements Workspace.Companion {
         for (DeviceStorage s : live) s.release();
         live.clear();
     }
-
-    int liveCount() { return live.size(); }
 }

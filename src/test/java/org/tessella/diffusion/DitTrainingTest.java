@@ -26,7 +26,7 @@ class DitTrainingTest {
     static final Dataset TRAIN = SyntheticImages.shapes(96, 5);
 
     static DitTraining.Config config(int epochs) {
-        return new DitTraining.Config(epochs, 16, 2e-3f, 0f, 1.0, 2, 3, 0.1f, 0.9f, 0);
+        return new DitTraining.Config(epochs, 16, 2e-3f, 0f, 1.0, 2, 1, 0.1f, 0.9f, 0);
     }
 
     @Test
@@ -45,6 +45,16 @@ class DitTrainingTest {
         assertArrayEquals(m.blocks[0].qkv.weight.toFloatArray(), raw.blocks[0].qkv.weight.toFloatArray(), 0f);
         assertFalse(java.util.Arrays.equals(m.blocks[0].qkv.weight.toFloatArray(), ema.blocks[0].qkv.weight.toFloatArray()),
                 "the EMA lags the weights");
+        // the loaded EMA is bias-corrected: the stored one minus the initial weights' share d^t, renormalised
+        float[] stored = Checkpoint.load(tmp.resolve(DitTraining.CHECKPOINT)).tensors().get("ema.blocks.0.attn.qkv.weight").toFloatArray();
+        float[] w0 = new Dit(SMALL, new Init(1)).blocks[0].qkv.weight.toFloatArray(), got = ema.blocks[0].qkv.weight.toFloatArray();
+        double bias = Math.pow(0.9, 24);
+        for (int i = 0; i < got.length; i += 97)
+            assertEquals((stored[i] - bias * w0[i]) / (1 - bias), got[i], 1e-6, "element " + i);
+        // a new run that does not start from its seed's weights could not be corrected
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> DitTraining.train(new Dit(SMALL, new Init(2)), TRAIN, config(1), tmp.resolve("other"), false, null));
+        assertTrue(e.getMessage().contains("new Init(1)"), e.getMessage());
     }
 
     @Test

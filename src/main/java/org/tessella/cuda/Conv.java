@@ -1,0 +1,152 @@
+package org.tessella.cuda;
+
+import org.tessella.backend.ReduceOp;
+import org.tessella.tensor.DType;
+import org.tessella.tensor.Tensor;
+
+/**
+ * Convolutions, upsampling and pooling on the device (images.cu), on contiguous [N, C, H, W] tensors.
+ *
+ * <p>The convolutions are explicit im2col + cuBLAS: col[n] [C*kh*kw, Ho*Wo] from x[n] (a 1x1, stride-1, unpadded
+ * convolution uses x itself), then y[n] = W [O, C*kh*kw] col[n] as one strided-batched GEMM (W reused with stride 0,
+ * y pre-filled with the bias and beta = 1, as the CPU does). The input gradient is gcol[n] = W^T gy[n] followed by
+ * col2im, a gather that sums each pixel's taps in order; the weight gradient is one batched GEMM of per-image
+ * partials gy[n] col[n]^T, summed over images in order by the column reduction, and the bias gradient a reduction of
+ * gy over N, H and W. Images go in chunks so that a column buffer stays under {@link #COL_LIMIT} floats. The GEMMs
+ * follow the backend's matmul precision ({@link GemmPrecision}).
+ */
+final class Conv {
+    private static final String M = "images";
+    /** Largest column buffer (floats) per chunk of images: 64 Mi floats, 256 MiB. */
+    private static final long COL_LIMIT = 64L << 20;
+    private final CudaBackend be;
+
+    Conv(CudaBackend be) { this.be = be; }
+
+    /** Geometry of x [n, c, h, w] * w [o, c, kh, kw] -> y [n, o, ho, wo]. */
+    private record Geo(int n, int c, int h, int w, int o, int kh, int kw, int stride, int pad, int ho, int wo) {
+        static Geo of(Tensor x, Tensor w, Tensor y, int stride, int pad) {
+            return new Geo(x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), w.shape(2), w.shape(3), stride, pad,
+                    y.shape(2), y.shape(3));
+        }
+
+        int ckk() { return c * kh * kw; }
+
+        int p() { return ho * wo; }
+
+        boolean pointwise() { return kh == 1 && kw == 1 && stride == 1 && pad == 0; }
+
+        /** Images per chunk so that a chunk's column buffer fits COL_LIMIT. */
+        int chunk() { return (int) Math.max(1, Math.min(n, COL_LIMIT / Math.max(1L, (long) ckk() * p()))); }
+    }
+
+    private void im2col(Geo g, Tensor x, int n0, int nc, Tensor col) {
+        be.launch(be.kernel(M, "im2col"), nc * g.ckk() * g.p(), KernelArgs.begin().i32(nc).i32(g.c()).i32(g.h()).i32(g.w())
+                .i32(g.kh()).i32(g.kw()).i32(g.stride()).i32(g.pad()).i32(g.ho()).i32(g.wo())
+                .ptr(be.ptr(x) + 4L * n0 * g.c() * g.h() * g.w()).ptr(be.ptr(col)));
+    }
+
+    void conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padding, Tensor y) {
+        be.requireContiguous("conv2d", x, w, y);
+        Geo g = Geo.of(x, w, y, stride, padding);
+        if (g.n() == 0 || g.o() == 0 || g.p() == 0) return;
+        Tensor yv = y.reshape(g.n(), g.o(), g.p()), wm = w.reshape(1, g.o(), g.ckk());
+        float beta = 0f;
+        if (bias != null) {
+            be.copy(bias.reshape(1, g.o(), 1).expand(g.n(), g.o(), g.p()), yv);
+            beta = 1f;
+        }
+        if (g.pointwise()) {
+            be.matmul(wm, false, x.reshape(g.n(), g.c(), g.h() * g.w()), false, yv, 1f, beta);
+            return;
+        }
+        int chunk = g.chunk();
+        Tensor col = be.scratch(DType.F32, chunk, g.ckk(), g.p());
+        for (int n0 = 0; n0 < g.n(); n0 += chunk) {
+            int nc = Math.min(chunk, g.n() - n0);
+            Tensor cv = nc == chunk ? col : col.slice(0, 0, nc);
+            im2col(g, x, n0, nc, cv);
+            be.matmul(wm, false, cv, false, yv.slice(0, n0, n0 + nc), 1f, beta);
+        }
+        be.release(col);
+    }
+
+    void conv2dBackwardInput(Tensor gy, Tensor w, int stride, int padding, Tensor gx) {
+        be.requireContiguous("conv2dBackwardInput", gy, w, gx);
+        Geo g = Geo.of(gx, w, gy, stride, padding);
+        if (g.n() == 0 || g.c() == 0) return;
+        Tensor gyv = gy.reshape(g.n(), g.o(), g.p()), wm = w.reshape(1, g.o(), g.ckk());
+        if (g.pointwise()) {
+            be.matmul(wm, true, gyv, false, gx.reshape(g.n(), g.c(), g.h() * g.w()), 1f, 0f);
+            return;
+        }
+        int chunk = g.chunk();
+        Tensor col = be.scratch(DType.F32, chunk, g.ckk(), g.p());
+        for (int n0 = 0; n0 < g.n(); n0 += chunk) {
+            int nc = Math.min(chunk, g.n() - n0);
+            Tensor cv = nc == chunk ? col : col.slice(0, 0, nc);
+            be.matmul(wm, true, gyv.slice(0, n0, n0 + nc), false, cv, 1f, 0f);
+            be.launch(be.kernel(M, "col2im"), nc * g.c() * g.h() * g.w(), KernelArgs.begin().i32(nc).i32(g.c())
+                    .i32(g.h()).i32(g.w()).i32(g.kh()).i32(g.kw()).i32(g.stride()).i32(g.pad()).i32(g.ho()).i32(g.wo())
+                    .ptr(be.ptr(cv)).ptr(be.ptr(gx) + 4L * n0 * g.c() * g.h() * g.w()));
+        }
+        be.release(col);
+    }
+
+    void conv2dBackwardWeight(Tensor gy, Tensor x, int stride, int padding, Tensor gw, Tensor gBias) {
+        be.requireContiguous("conv2dBackwardWeight", gy, x, gw);
+        Geo g = Geo.of(x, gw, gy, stride, padding);
+        Tensor gyv = gy.reshape(g.n(), g.o(), g.p());
+        if (g.n() == 0 || g.p() == 0) {
+            be.fill(gw, 0f);
+            if (gBias != null) be.fill(gBias, 0f);
+            return;
+        }
+        // per-image partials gy[n] col[n]^T, then their sum over images in order
+        Tensor partial = be.scratch(DType.F32, g.n(), g.o(), g.ckk());
+        if (g.pointwise()) {
+            be.matmul(gyv, false, x.reshape(g.n(), g.c(), g.h() * g.w()), true, partial, 1f, 0f);
+        } else {
+            int chunk = g.chunk();
+            Tensor col = be.scratch(DType.F32, chunk, g.ckk(), g.p());
+            for (int n0 = 0; n0 < g.n(); n0 += chunk) {
+                int nc = Math.min(chunk, g.n() - n0);
+                Tensor cv = nc == chunk ? col : col.slice(0, 0, nc);
+                im2col(g, x, n0, nc, cv);
+                be.matmul(gyv.slice(0, n0, n0 + nc), false, cv, true, partial.slice(0, n0, n0 + nc), 1f, 0f);
+            }
+            be.release(col);
+        }
+        be.reduce(ReduceOp.SUM, partial.reshape(g.n(), g.o() * g.ckk()), gw.reshape(1, g.o() * g.ckk()));
+        be.release(partial);
+        if (gBias != null) be.reduce(ReduceOp.SUM, gyv, gBias.reshape(1, g.o(), 1));
+    }
+
+    void upsampleNearest(Tensor x, int factor, Tensor y) {
+        be.requireContiguous("upsampleNearest", x, y);
+        int planes = x.shape(0) * x.shape(1), h = x.shape(2), w = x.shape(3);
+        be.launch(be.kernel(M, "upsample_nearest"), y.numel(), KernelArgs.begin().i32(planes).i32(h).i32(w).i32(factor)
+                .ptr(be.ptr(x)).ptr(be.ptr(y)));
+    }
+
+    void upsampleNearestBackward(Tensor gy, int factor, Tensor gx) {
+        be.requireContiguous("upsampleNearestBackward", gy, gx);
+        int planes = gx.shape(0) * gx.shape(1), h = gx.shape(2), w = gx.shape(3);
+        be.launch(be.kernel(M, "upsample_nearest_backward"), gx.numel(), KernelArgs.begin().i32(planes).i32(h).i32(w)
+                .i32(factor).ptr(be.ptr(gy)).ptr(be.ptr(gx)));
+    }
+
+    void avgPool2d(Tensor x, int kernel, int stride, Tensor y) {
+        be.requireContiguous("avgPool2d", x, y);
+        int planes = x.shape(0) * x.shape(1);
+        be.launch(be.kernel(M, "avg_pool"), y.numel(), KernelArgs.begin().i32(planes).i32(x.shape(2)).i32(x.shape(3))
+                .i32(kernel).i32(stride).i32(y.shape(2)).i32(y.shape(3)).ptr(be.ptr(x)).ptr(be.ptr(y)));
+    }
+
+    void avgPool2dBackward(Tensor gy, int kernel, int stride, Tensor gx) {
+        be.requireContiguous("avgPool2dBackward", gy, gx);
+        int planes = gx.shape(0) * gx.shape(1);
+        be.launch(be.kernel(M, "avg_pool_backward"), gx.numel(), KernelArgs.begin().i32(planes).i32(gx.shape(2))
+                .i32(gx.shape(3)).i32(kernel).i32(stride).i32(gy.shape(2)).i32(gy.shape(3)).ptr(be.ptr(gy)).ptr(be.ptr(gx)));
+    }
+}

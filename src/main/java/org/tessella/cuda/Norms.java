@@ -1,0 +1,78 @@
+package org.tessella.cuda;
+
+import org.tessella.tensor.Tensor;
+
+/**
+ * LayerNorm, RMSNorm and GroupNorm, forward and backward, on contiguous tensors (norms.cu): a block per row (or
+ * group) for the statistics and the input gradient, then the weight and bias gradients as sums over rows in a fixed
+ * order (one thread per column, or one block per GroupNorm channel).
+ */
+final class Norms {
+    private static final String M = "norms";
+    private final CudaBackend be;
+
+    Norms(CudaBackend be) { this.be = be; }
+
+    private long ptr(Tensor t) { return t == null ? 0L : be.ptr(t); }
+
+    void layerNorm(Tensor x, Tensor weight, Tensor bias, float eps, Tensor y, Tensor mean, Tensor rstd) {
+        be.requireContiguous("layerNorm", x, y, mean, rstd);
+        int d = x.shape(-1), rows = d == 0 ? 0 : x.numel() / d;
+        be.launchRows(be.kernel(M, "layer_norm"), rows, CudaBackend.rowThreads(d), KernelArgs.begin().i32(rows).i32(d)
+                .ptr(be.ptr(x)).ptr(ptr(weight)).ptr(ptr(bias)).f32(eps).ptr(be.ptr(y)).ptr(be.ptr(mean)).ptr(be.ptr(rstd)));
+    }
+
+    void layerNormBackward(Tensor x, Tensor weight, Tensor mean, Tensor rstd, Tensor gy, Tensor gx, Tensor gWeight,
+                           Tensor gBias) {
+        be.requireContiguous("layerNormBackward", x, mean, rstd, gy, gx);
+        int d = x.shape(-1), rows = d == 0 ? 0 : x.numel() / d;
+        be.launchRows(be.kernel(M, "layer_norm_backward"), rows, CudaBackend.rowThreads(d), KernelArgs.begin()
+                .i32(rows).i32(d).ptr(be.ptr(x)).ptr(ptr(weight)).ptr(be.ptr(mean)).ptr(be.ptr(rstd))
+                .ptr(be.ptr(gy)).ptr(be.ptr(gx)));
+        paramGrads(x, gy, mean, rstd, rows, d, gWeight, gBias);
+    }
+
+    void rmsNorm(Tensor x, Tensor weight, float eps, Tensor y, Tensor rstd) {
+        be.requireContiguous("rmsNorm", x, y, rstd);
+        int d = x.shape(-1), rows = d == 0 ? 0 : x.numel() / d;
+        be.launchRows(be.kernel(M, "rms_norm"), rows, CudaBackend.rowThreads(d), KernelArgs.begin().i32(rows).i32(d)
+                .ptr(be.ptr(x)).ptr(ptr(weight)).f32(eps).ptr(be.ptr(y)).ptr(be.ptr(rstd)));
+    }
+
+    void rmsNormBackward(Tensor x, Tensor weight, Tensor rstd, Tensor gy, Tensor gx, Tensor gWeight) {
+        be.requireContiguous("rmsNormBackward", x, rstd, gy, gx);
+        int d = x.shape(-1), rows = d == 0 ? 0 : x.numel() / d;
+        be.launchRows(be.kernel(M, "rms_norm_backward"), rows, CudaBackend.rowThreads(d), KernelArgs.begin()
+                .i32(rows).i32(d).ptr(be.ptr(x)).ptr(ptr(weight)).ptr(be.ptr(rstd)).ptr(be.ptr(gy)).ptr(be.ptr(gx)));
+        paramGrads(x, gy, null, rstd, rows, d, gWeight, null);
+    }
+
+    private void paramGrads(Tensor x, Tensor gy, Tensor mean, Tensor rstd, int rows, int d, Tensor gw, Tensor gb) {
+        if (gw == null && gb == null) return;
+        be.launch(be.kernel(M, "norm_param_grads"), d, KernelArgs.begin().i32(rows).i32(d).ptr(be.ptr(x))
+                .ptr(be.ptr(gy)).ptr(ptr(mean)).ptr(be.ptr(rstd)).ptr(ptr(gw)).ptr(ptr(gb)));
+    }
+
+    void groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor y, Tensor mean, Tensor rstd) {
+        be.requireContiguous("groupNorm", x, y, mean, rstd);
+        int n = x.shape(0), c = x.shape(1), cpg = c / groups;
+        int hw = n * c == 0 ? 0 : x.numel() / (n * c);
+        be.launchRows(be.kernel(M, "group_norm"), n * groups, CudaBackend.rowThreads(cpg * hw), KernelArgs.begin()
+                .i32(n * groups).i32(groups).i32(cpg).i32(hw).ptr(be.ptr(x)).ptr(ptr(weight)).ptr(ptr(bias)).f32(eps)
+                .ptr(be.ptr(y)).ptr(be.ptr(mean)).ptr(be.ptr(rstd)));
+    }
+
+    void groupNormBackward(Tensor x, int groups, Tensor weight, Tensor mean, Tensor rstd, Tensor gy, Tensor gx,
+                           Tensor gWeight, Tensor gBias) {
+        be.requireContiguous("groupNormBackward", x, mean, rstd, gy, gx);
+        int n = x.shape(0), c = x.shape(1), cpg = c / groups;
+        int hw = n * c == 0 ? 0 : x.numel() / (n * c);
+        be.launchRows(be.kernel(M, "group_norm_backward"), n * groups, CudaBackend.rowThreads(cpg * hw), KernelArgs.begin()
+                .i32(n * groups).i32(groups).i32(cpg).i32(hw).ptr(be.ptr(x)).ptr(ptr(weight)).ptr(be.ptr(mean))
+                .ptr(be.ptr(rstd)).ptr(be.ptr(gy)).ptr(be.ptr(gx)));
+        if (gWeight == null && gBias == null) return;
+        be.launchRows(be.kernel(M, "group_norm_param_grads"), c, CudaBackend.rowThreads(hw), KernelArgs.begin()
+                .i32(n).i32(c).i32(groups).i32(hw).ptr(be.ptr(x)).ptr(be.ptr(gy)).ptr(be.ptr(mean)).ptr(be.ptr(rstd))
+                .ptr(ptr(gWeight)).ptr(ptr(gBias)));
+    }
+}

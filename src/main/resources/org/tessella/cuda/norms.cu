@@ -1,0 +1,190 @@
+// LayerNorm and RMSNorm over the last axis of contiguous [rows, d] tensors, forward and backward: one block per row.
+// The weight and bias gradients are sums over rows, computed one thread per column with rows in order
+// (deterministic, no atomics). Formulas follow org.tessella.cpu.Norms operation for operation.
+
+// y = (x - mean) * rstd * w + b (w, b may be null); saves mean and rstd per row.
+extern "C" __global__ void layer_norm(int rows, int d, const float* x, const float* w, const float* b, float eps,
+                                      float* y, float* mean, float* rstd) {
+    __shared__ float scratch[33];
+    for (int r = blockIdx.x; r < rows; r += gridDim.x) {
+        long long o = (long long) r * d;
+        float s = 0.f;
+        for (int j = threadIdx.x; j < d; j += blockDim.x) s += x[o + j];
+        float mu = ts_block_sum(s, scratch) / d;
+        float q = 0.f;
+        for (int j = threadIdx.x; j < d; j += blockDim.x) {
+            float c = x[o + j] - mu;
+            q += c * c;
+        }
+        float rs = 1.f / sqrtf(ts_block_sum(q, scratch) / d + eps);
+        if (threadIdx.x == 0) {
+            mean[r] = mu;
+            rstd[r] = rs;
+        }
+        for (int j = threadIdx.x; j < d; j += blockDim.x) {
+            float h = (x[o + j] - mu) * rs;
+            if (w != 0 && b != 0) h = fmaf(h, w[j], b[j]);
+            else if (w != 0) h = h * w[j];
+            else if (b != 0) h = h + b[j];
+            y[o + j] = h;
+        }
+    }
+}
+
+// gx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = gy * w.
+extern "C" __global__ void layer_norm_backward(int rows, int d, const float* x, const float* w, const float* mean,
+                                               const float* rstd, const float* gy, float* gx) {
+    __shared__ float scratch[33];
+    for (int r = blockIdx.x; r < rows; r += gridDim.x) {
+        long long o = (long long) r * d;
+        float mu = mean[r], rs = rstd[r];
+        float sa = 0.f, sb = 0.f;
+        for (int j = threadIdx.x; j < d; j += blockDim.x) {
+            float dh = w != 0 ? gy[o + j] * w[j] : gy[o + j];
+            sa += dh;
+            sb += dh * (x[o + j] - mu);
+        }
+        float a = ts_block_sum(sa, scratch) / d;
+        float bb = ts_block_sum(sb, scratch) * rs / d;
+        for (int j = threadIdx.x; j < d; j += blockDim.x) {
+            float dh = w != 0 ? gy[o + j] * w[j] : gy[o + j];
+            float h = (x[o + j] - mu) * rs;
+            gx[o + j] = ((dh - a) - h * bb) * rs;
+        }
+    }
+}
+
+// y = x * rstd * w (w may be null), rstd = 1 / sqrt(mean(x^2) + eps).
+extern "C" __global__ void rms_norm(int rows, int d, const float* x, const float* w, float eps, float* y, float* rstd) {
+    __shared__ float scratch[33];
+    for (int r = blockIdx.x; r < rows; r += gridDim.x) {
+        long long o = (long long) r * d;
+        float q = 0.f;
+        for (int j = threadIdx.x; j < d; j += blockDim.x) q += x[o + j] * x[o + j];
+        float rs = 1.f / sqrtf(ts_block_sum(q, scratch) / d + eps);
+        if (threadIdx.x == 0) rstd[r] = rs;
+        for (int j = threadIdx.x; j < d; j += blockDim.x) {
+            float h = x[o + j] * rs;
+            y[o + j] = w != 0 ? h * w[j] : h;
+        }
+    }
+}
+
+// gx = rstd * (dxhat - xhat * mean(dxhat * xhat)), xhat = x * rstd, dxhat = gy * w.
+extern "C" __global__ void rms_norm_backward(int rows, int d, const float* x, const float* w, const float* rstd,
+                                             const float* gy, float* gx) {
+    __shared__ float scratch[33];
+    for (int r = blockIdx.x; r < rows; r += gridDim.x) {
+        long long o = (long long) r * d;
+        float rs = rstd[r];
+        float sb = 0.f;
+        for (int j = threadIdx.x; j < d; j += blockDim.x) {
+            float dh = w != 0 ? gy[o + j] * w[j] : gy[o + j];
+            sb += dh * x[o + j];
+        }
+        float bb = ts_block_sum(sb, scratch) * rs / d;
+        for (int j = threadIdx.x; j < d; j += blockDim.x) {
+            float dh = w != 0 ? gy[o + j] * w[j] : gy[o + j];
+            gx[o + j] = (dh - (x[o + j] * rs) * bb) * rs;
+        }
+    }
+}
+
+// gw[j] = sum over rows of gy * (x - mean[r]) * rstd[r] (mean null: RMSNorm), gb[j] = sum of gy; either may be null.
+extern "C" __global__ void norm_param_grads(int rows, int d, const float* x, const float* gy, const float* mean,
+                                            const float* rstd, float* gw, float* gb) {
+    TS_FOR(j, d) {
+        float sw = 0.f, sb = 0.f;
+        for (int r = 0; r < rows; r++) {
+            long long o = (long long) r * d + j;
+            float g = gy[o];
+            if (gw != 0) sw = fmaf(g, (x[o] - (mean != 0 ? mean[r] : 0.f)) * rstd[r], sw);
+            sb += g;
+        }
+        if (gw != 0) gw[j] = sw;
+        if (gb != 0) gb[j] = sb;
+    }
+}
+
+// GroupNorm of x [N, C, HW] viewed as N*groups rows of cpg*HW contiguous elements; per-channel weight and bias.
+extern "C" __global__ void group_norm(int rowsTotal, int groups, int cpg, int hw, const float* x, const float* w,
+                                      const float* b, float eps, float* y, float* mean, float* rstd) {
+    __shared__ float scratch[33];
+    int m = cpg * hw;
+    for (int r = blockIdx.x; r < rowsTotal; r += gridDim.x) {
+        long long o = (long long) r * m;
+        int c0 = (r % groups) * cpg;
+        float s = 0.f;
+        for (int j = threadIdx.x; j < m; j += blockDim.x) s += x[o + j];
+        float mu = ts_block_sum(s, scratch) / m;
+        float q = 0.f;
+        for (int j = threadIdx.x; j < m; j += blockDim.x) {
+            float c = x[o + j] - mu;
+            q += c * c;
+        }
+        float rs = 1.f / sqrtf(ts_block_sum(q, scratch) / m + eps);
+        if (threadIdx.x == 0) {
+            mean[r] = mu;
+            rstd[r] = rs;
+        }
+        for (int j = threadIdx.x; j < m; j += blockDim.x) {
+            int ch = c0 + j / hw;
+            float h = (x[o + j] - mu) * rs;
+            if (w != 0 && b != 0) h = fmaf(h, w[ch], b[ch]);
+            else if (w != 0) h = h * w[ch];
+            else if (b != 0) h = h + b[ch];
+            y[o + j] = h;
+        }
+    }
+}
+
+extern "C" __global__ void group_norm_backward(int rowsTotal, int groups, int cpg, int hw, const float* x,
+                                               const float* w, const float* mean, const float* rstd, const float* gy,
+                                               float* gx) {
+    __shared__ float scratch[33];
+    int m = cpg * hw;
+    for (int r = blockIdx.x; r < rowsTotal; r += gridDim.x) {
+        long long o = (long long) r * m;
+        int c0 = (r % groups) * cpg;
+        float mu = mean[r], rs = rstd[r];
+        float sa = 0.f, sb = 0.f;
+        for (int j = threadIdx.x; j < m; j += blockDim.x) {
+            float dh = w != 0 ? gy[o + j] * w[c0 + j / hw] : gy[o + j];
+            sa += dh;
+            sb += dh * (x[o + j] - mu);
+        }
+        float a = ts_block_sum(sa, scratch) / m;
+        float bb = ts_block_sum(sb, scratch) * rs / m;
+        for (int j = threadIdx.x; j < m; j += blockDim.x) {
+            float dh = w != 0 ? gy[o + j] * w[c0 + j / hw] : gy[o + j];
+            float h = (x[o + j] - mu) * rs;
+            gx[o + j] = ((dh - a) - h * bb) * rs;
+        }
+    }
+}
+
+// Per channel: gw[c] = sum over n, hw of gy * (x - mean) * rstd, gb[c] = sum of gy; one block per channel.
+extern "C" __global__ void group_norm_param_grads(int n, int c, int groups, int hw, const float* x, const float* gy,
+                                                  const float* mean, const float* rstd, float* gw, float* gb) {
+    __shared__ float scratch[33];
+    int cpg = c / groups;
+    for (int ch = blockIdx.x; ch < c; ch += gridDim.x) {
+        int g = ch / cpg;
+        float sw = 0.f, sb = 0.f;
+        for (int i = 0; i < n; i++) {
+            long long o = ((long long) i * c + ch) * hw;
+            float mu = mean[i * groups + g], rs = rstd[i * groups + g];
+            for (int j = threadIdx.x; j < hw; j += blockDim.x) {
+                float gv = gy[o + j];
+                sw += gv * (x[o + j] - mu) * rs;
+                sb += gv;
+            }
+        }
+        sw = ts_block_sum(sw, scratch);
+        sb = ts_block_sum(sb, scratch);
+        if (threadIdx.x == 0) {
+            if (gw != 0) gw[ch] = sw;
+            if (gb != 0) gb[ch] = sb;
+        }
+    }
+}
