@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch twin of `tessella bench train`: times one full training step (forward, backward, global-norm clipping,
-AdamW) of the reference configurations gpt-s and vq-s (DESIGN.md section 3) on the CPU, with the same layer sizes,
+AdamW) of the reference configurations gpt-s, gpt-m and vq-s (DESIGN.md section 3) on the CPU or a CUDA GPU, with the same layer sizes,
 batch, optimizer settings and synthetic data shapes as Tessella's TrainBench, and writes a JSON that
 `tessella bench train --peer FILE` puts next to its own numbers.
 
@@ -8,6 +8,7 @@ batch, optimizer settings and synthetic data shapes as Tessella's TrainBench, an
          8 heads, 1-D RoPE, SwiGLU 768, no biases), final RMSNorm, linear head; sequence = class token + 64 tokens,
          mean cross-entropy over the 64 targets; AdamW betas (0.9, 0.95), lr 1e-3, weight decay 0.05 on Linear weights;
          clip 1.0. Throughput: batch * 64 target tokens per step.
+  gpt-m  the same with d 384, 8 blocks, 6 heads, SwiGLU 1024.
   vq-s   VQ tokenizer 1x32x32 -> 8x8 codes of dimension 8 (codebook 1024, l2-normalised, cosine nearest code,
          straight-through) -> 1x32x32; loss = mse + codebook loss + 0.25 * commitment loss; AdamW betas (0.9, 0.95),
          lr 1e-3, no weight decay; clip 1.0. Throughput: images per step.
@@ -20,10 +21,16 @@ Module names are Tessella's state_dict names, so `--weights DIR` loads DIR/<mode
 synthetic batch stored beside them (when its batch size matches), so the first step's loss can be compared too.
 
 Each model runs in its own process (this script re-invokes itself with --child), so peak_rss_mb (ru_maxrss of that
-process, MiB) is the model's own peak, interpreter and torch included.
+process, MiB) is the model's own peak, interpreter and torch included; --in-process runs them all in this one.
+
+--device cuda runs on the GPU (eager mode, the model and the batch moved once, the clock read after
+torch.cuda.synchronize()); --matmul fp32 (default) turns TF32 off for matrix products and cuDNN convolutions,
+--matmul tf32 turns it on for both, as Tessella's `bench train --device cuda --matmul tf32` does. peak_device_mb is
+torch.cuda.max_memory_allocated.
 
 usage: /usr/bin/python3 tools/bench_train_peer.py [--models gpt-s,vq-s] [--batch 64] [--steps 5] [--warmup 2]
                                                   [--threads N] [--out peer.json] [--weights DIR] [--attention auto]
+                                                  [--device cpu|cuda] [--matmul fp32|tf32] [--in-process]
 Runs with Debian's torch 1.13 (/usr/bin/python3) and with torch 2.x.
 """
 
@@ -45,12 +52,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from parity_reference import RMSNorm, apply_rope, read_safetensors, rope_cache  # noqa: E402
 from tokenizer_parity_reference import ResBlock, _Attention, _Block  # noqa: E402
 
-MODELS = ("gpt-s", "vq-s")
+MODELS = ("gpt-s", "gpt-m", "vq-s")
 SEED = 1
 
-# gpt-s (GptConfig.preset("gpt-s", 1024, 64, 8, 8, 10))
+# gpt-s and gpt-m (GptConfig.preset(name, 1024, 64, 8, 8, 10)): width, blocks, heads, SwiGLU hidden
 VOCAB, LENGTH, CLASSES = 1024, 64, 10
-DIM, LAYERS, HEADS, HIDDEN, NORM_EPS, ROPE_BASE = 256, 6, 8, 768, 1e-5, 10000.0
+GPT_SIZES = {"gpt-s": (256, 6, 8, 768), "gpt-m": (384, 8, 6, 1024)}
+NORM_EPS, ROPE_BASE = 1e-5, 10000.0
 GPT_LR, GPT_WD, CLIP = 1e-3, 0.05, 1.0
 
 # vq-s (VqConfig.preset("vq-s"))
@@ -77,17 +85,18 @@ class SdpaAttention(_Attention):
 class Gpt(nn.Module):
     """Tessella's org.tessella.ar.Gpt: [class, z_1 .. z_63] -> logits predicting z_1 .. z_64."""
 
-    def __init__(self, sdpa):
+    def __init__(self, sdpa, size="gpt-s"):
         super().__init__()
-        self.tok_embeddings = nn.Embedding(VOCAB, DIM)
-        self.cls_embedding = nn.Embedding(CLASSES + 1, DIM)
-        self.layers = nn.ModuleList([_Block(DIM, HEADS, HIDDEN, NORM_EPS) for _ in range(LAYERS)])
+        dim, layers, heads, hidden = GPT_SIZES[size]
+        self.tok_embeddings = nn.Embedding(VOCAB, dim)
+        self.cls_embedding = nn.Embedding(CLASSES + 1, dim)
+        self.layers = nn.ModuleList([_Block(dim, heads, hidden, NORM_EPS) for _ in range(layers)])
         if sdpa:
             for blk in self.layers:
-                blk.attention = SdpaAttention(DIM, HEADS)
-        self.norm = RMSNorm(DIM, NORM_EPS)
-        self.output = nn.Linear(DIM, VOCAB, bias=False)
-        self.register_buffer("rope", rope_cache(LENGTH, DIM // HEADS, ROPE_BASE, torch.float32), persistent=False)
+                blk.attention = SdpaAttention(dim, heads)
+        self.norm = RMSNorm(dim, NORM_EPS)
+        self.output = nn.Linear(dim, VOCAB, bias=False)
+        self.register_buffer("rope", rope_cache(LENGTH, dim // heads, ROPE_BASE, torch.float32), persistent=False)
         for name, p in self.named_parameters():  # LlamaGen's init, as Tessella's
             if name.endswith(("wqkv.weight", "wo.weight")) or ".feed_forward." in name:
                 nn.init.normal_(p, 0.0, 0.02)
@@ -219,11 +228,11 @@ def peak_rss_mb():
     return r / (1024.0 * 1024.0) if sys.platform == "darwin" else r / 1024.0  # bytes on macOS, KiB on Linux
 
 
-def measure(name, batch, steps, warmup, weights, sdpa):
+def measure(name, batch, steps, warmup, weights, sdpa, device="cpu"):
     torch.manual_seed(SEED)
     g = torch.Generator().manual_seed(SEED)
-    if name == "gpt-s":
-        model = Gpt(sdpa)
+    if name.startswith("gpt-"):
+        model = Gpt(sdpa, name)
         tokens = torch.randint(0, VOCAB, (batch, LENGTH), generator=g)
         labels = torch.randint(0, CLASSES, (batch,), generator=g)
         labels[torch.arange(batch) % 11 == 10] = CLASSES  # null class, as the Java side
@@ -237,10 +246,15 @@ def measure(name, batch, steps, warmup, weights, sdpa):
     source = "torch random"
     if weights:
         stored = load_weights(model, os.path.join(weights, name + ".safetensors"))
-        if name == "gpt-s" and "tokens" in stored and stored["tokens"].shape[0] == batch:
+        if name.startswith("gpt-") and "tokens" in stored and stored["tokens"].shape[0] == batch:
             inputs, source = (stored["labels"].long(), stored["tokens"].long()), "tessella"
         elif name == "vq-s" and "images" in stored and stored["images"].shape[0] == batch:
             inputs, source = (stored["images"],), "tessella"
+    cuda = device != "cpu"
+    if cuda:  # the model, its optimizer state and the batch live on the GPU; the batch is moved once, as Tessella's
+        model.to(device)  # in place: the optimizer's parameters move too (its state is made at the first step)
+        inputs = tuple(t.to(device) for t in inputs)
+        torch.cuda.reset_peak_memory_stats()
     model.train()
     params = list(model.parameters())
     last, first = [float("nan")], []
@@ -259,14 +273,20 @@ def measure(name, batch, steps, warmup, weights, sdpa):
 
     for _ in range(warmup):
         step()
+    if cuda:
+        torch.cuda.synchronize()
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
+    if cuda:
+        torch.cuda.synchronize()
     secs = time.perf_counter() - t0
     r = {"model": name, "parameters": sum(p.numel() for p in params), "unit": unit, unit + "_per_step": per_step,
          unit + "_per_second": steps * per_step / secs, "ms_per_step": secs * 1e3 / steps,
          "peak_rss_mb": peak_rss_mb(), "first_loss": first[0], "final_loss": last[0],
-         "weights": "tessella" if weights else "pytorch init", "inputs": source}
+         "weights": "tessella" if weights else "pytorch init", "inputs": source, "device": device}
+    if cuda:
+        r["peak_device_mb"] = torch.cuda.max_memory_allocated() / (1024.0 * 1024.0)
     print(f"  {name:6s} {r['parameters']:,} parameters: {r[unit + '_per_second']:.1f} {unit}/s, "
           f"{r['ms_per_step']:.1f} ms/step, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
     return r
@@ -283,6 +303,10 @@ def main():
     ap.add_argument("--weights", default=None, help="directory with <model>.safetensors from tessella bench train --export-weights")
     ap.add_argument("--attention", choices=("auto", "manual"), default="auto",
                     help="auto: fused SDPA where torch has it (2.x), else manual; manual: always the explicit softmax")
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+    ap.add_argument("--matmul", choices=("fp32", "tf32"), default="fp32",
+                    help="on cuda: fp32 (TF32 off for matmuls and cuDNN) or tf32 (on for both)")
+    ap.add_argument("--in-process", action="store_true", help="run the models one after another in this process")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -294,27 +318,42 @@ def main():
         ap.error("--batch, --steps and --threads must be at least 1, --warmup at least 0")
     sdpa = a.attention == "auto" and hasattr(F, "scaled_dot_product_attention")
     torch.set_num_threads(a.threads)
+    device = a.device
+    if device != "cpu":
+        if not device.startswith("cuda") or not torch.cuda.is_available():
+            ap.error(f"--device {device}: " + ("no CUDA GPU is usable by this torch" if device.startswith("cuda") else "use cpu or cuda[:N]"))
+        device = str(torch.device(device if ":" in device else "cuda:0"))
+        torch.cuda.set_device(torch.device(device))
+        torch.backends.cuda.matmul.allow_tf32 = a.matmul == "tf32"
+        torch.backends.cudnn.allow_tf32 = a.matmul == "tf32"
 
     if a.child:
-        r = measure(a.child, a.batch, a.steps, a.warmup, a.weights, sdpa)
+        r = measure(a.child, a.batch, a.steps, a.warmup, a.weights, sdpa, device)
         with open(a.child_out, "w") as f:
             json.dump(r, f)
         return
 
-    print(f"bench_train_peer: torch {torch.__version__}, {', '.join(models)}, batch {a.batch}, {a.threads} threads, "
+    where = f"{a.threads} threads" if device == "cpu" else f"{torch.cuda.get_device_name()} ({device}), matmul {a.matmul}"
+    print(f"bench_train_peer: torch {torch.__version__}, {', '.join(models)}, batch {a.batch}, {where}, "
           f"{a.warmup} warm-up + {a.steps} timed steps, attention {'sdpa' if sdpa else 'manual'}", flush=True)
     result = {"engine": "pytorch", "torch_version": torch.__version__, "python_version": platform.python_version(),
               "cores": os.cpu_count(), "threads": a.threads, "batch": a.batch, "steps": a.steps, "warmup": a.warmup,
-              "attention": "sdpa" if sdpa else "manual", "rss_scope": "per model (one process each)", "models": {}}
+              "attention": "sdpa" if sdpa else "manual", "device": device,
+              "rss_scope": "process peak so far (one process)" if a.in_process else "per model (one process each)", "models": {}}
+    if device != "cpu":
+        result.update({"device_name": torch.cuda.get_device_name(), "matmul": a.matmul, "cuda_version": torch.version.cuda})
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), MKL_NUM_THREADS=str(a.threads),
                OPENBLAS_NUM_THREADS=str(a.threads))
     for m in models:
+        if a.in_process:
+            result["models"][m] = measure(m, a.batch, a.steps, a.warmup, a.weights, sdpa, device)
+            continue
         fd, tmp = tempfile.mkstemp(prefix=f"bench-peer-{m}-", suffix=".json")
         os.close(fd)
         try:
             cmd = [sys.executable, os.path.abspath(__file__), "--child", m, "--child-out", tmp, "--batch", str(a.batch),
                    "--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads),
-                   "--attention", a.attention]
+                   "--attention", a.attention, "--device", device, "--matmul", a.matmul]
             if a.weights:
                 cmd += ["--weights", a.weights]
             subprocess.run(cmd, env=env, check=True)

@@ -1,5 +1,6 @@
 package org.tessella.ar;
 
+import org.tessella.autograd.Ops;
 import org.tessella.autograd.Tape;
 import org.tessella.backend.Backends;
 import org.tessella.backend.FlopCounter;
@@ -29,7 +30,9 @@ import java.util.Map;
  * warmup then cosine decay, global-norm clipping, class labels dropped to the null class with the configured
  * probability (a Philox draw per step and row), validation every epoch. Checkpoints hold weights, optimizer moments,
  * the data order's position and the step, written atomically; a resumed run reaches the same bits as an
- * uninterrupted one because every random choice is a function of (seed, step).
+ * uninterrupted one because every random choice is a function of (seed, step). The model trains on its device
+ * ({@code model.to(device)} before calling): batches are filled on the host and uploaded once per step by
+ * {@link Gpt#loss}, checkpoints are written from host copies, so they do not depend on the device.
  */
 public final class ArTraining {
     private ArTraining() {}
@@ -212,12 +215,13 @@ public final class ArTraining {
         boolean wasTraining = model.training();
         model.eval();
         double[] perPos = new double[n];
-        var be = Backends.of(model.output.weight.device());
+        var be = Backends.of(model.device());
         try (var ignored = Tape.noGrad()) {
             for (int s = 0; s < split.size(); s += batch) {
                 int bs = Math.min(batch, split.size() - s);
                 try (Workspace w = ws.open()) {
-                    Tensor tokens = Tensor.ofInts(java.util.Arrays.copyOfRange(split.tokens(), s * n, (s + bs) * n), bs, n);
+                    Tensor tokens = Ops.to(Tensor.ofInts(java.util.Arrays.copyOfRange(split.tokens(), s * n, (s + bs) * n), bs, n),
+                            model.device()); // the logits' device: the losses below read them there
                     Tensor labels = Tensor.ofInts(java.util.Arrays.copyOfRange(split.labels(), s, s + bs), bs);
                     Tensor logits = model.forward(labels, tokens);
                     Tensor losses = be.empty(DType.F32, bs * n);

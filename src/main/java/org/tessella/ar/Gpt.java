@@ -45,7 +45,7 @@ public final class Gpt extends Module {
         norm = child("norm", new RMSNorm(config.dim(), config.normEps(), init));
         output = child("output", new Linear(config.dim(), config.vocab(), false, init));
         // LlamaGen's initialisation: every linear weight N(0, 0.02), the head zero.
-        var be = Backends.of(output.weight.device());
+        var be = Backends.of(device());
         long offset = 1L << 40;
         for (Parameter p : parameters()) {
             if (!p.name().endsWith("wqkv.weight") && !p.name().endsWith("wo.weight") && !p.name().contains("feed_forward.")) continue;
@@ -54,8 +54,8 @@ public final class Gpt extends Module {
         }
         be.fill(output.weight, 0f);
         Tensor[] t = ropeTables(config);
-        ropeCos = t[0];
-        ropeSin = t[1];
+        ropeCos = buffer("rope_cos", t[0]);
+        ropeSin = buffer("rope_sin", t[1]);
     }
 
     /**
@@ -91,6 +91,8 @@ public final class Gpt extends Module {
      * i sees the class and z_1..z_i and predicts z_(i+1).
      */
     public Tensor forward(Tensor labels, Tensor tokens) {
+        labels = onDevice(labels);
+        tokens = onDevice(tokens);
         if (tokens.rank() != 2 || tokens.shape(1) != config.length() || labels.rank() != 1 || labels.shape(0) != tokens.shape(0))
             throw new ShapeException("gpt: tokens " + Shape.str(tokens.shape()) + " and labels " + Shape.str(labels.shape())
                     + " do not fit a model of " + config.length() + " tokens (want [B, " + config.length() + "] and [B])");
@@ -101,8 +103,9 @@ public final class Gpt extends Module {
         return output.forward(norm.forward(h));
     }
 
-    /** Mean cross-entropy (nats) of the model on (labels, tokens). */
+    /** Mean cross-entropy (nats) of the model on (labels, tokens), which may live on any device (see {@link #onDevice}). */
     public Tensor loss(Tensor labels, Tensor tokens) {
+        tokens = onDevice(tokens); // once: the forward pass and the targets share the upload
         Tensor logits = forward(labels, tokens);
         return Functional.crossEntropy(logits, tokens);
     }
@@ -113,7 +116,7 @@ public final class Gpt extends Module {
         int length;
 
         KvCache(int batch) {
-            var be = Backends.of(output.weight.device());
+            var be = Backends.of(device());
             k = new Tensor[config.layers()];
             v = new Tensor[config.layers()];
             for (int i = 0; i < k.length; i++) {
@@ -134,6 +137,8 @@ public final class Gpt extends Module {
      * later calls pass only tokens [B, T]. Run under {@code Tape.noGrad()}.
      */
     public Tensor decode(KvCache cache, Tensor labels, Tensor tokens) {
+        labels = onDevice(labels);
+        tokens = onDevice(tokens);
         List<Tensor> parts = new ArrayList<>();
         if (labels != null) {
             if (cache.length != 0) throw new IllegalStateException("gpt: class labels go in the first decode call only");

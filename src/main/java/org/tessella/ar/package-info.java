@@ -6,6 +6,8 @@
  * (AdamW, class dropout, validation in bits per token and per position, atomic checkpoints, exact resume),
  * {@link org.tessella.ar.TokenFile} (the token-sequence format), {@link org.tessella.ar.MarkovSource} (synthetic
  * tokens of known conditional entropy) and {@link org.tessella.ar.Generator} (load and sample from Java).
+ * A model trains and samples on the device it was moved to ({@code model.to(device)}): batches and prompts are filled
+ * on the host and uploaded by {@code Gpt}'s entry points; checkpoints are written from host copies.
  *
  * <p>Depends on {@code nn}, {@code optim}, {@code io}, {@code data} (and through them autograd, backend, tensor).
  */

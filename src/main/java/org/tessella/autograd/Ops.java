@@ -76,16 +76,24 @@ public final class Ops {
     }
 
     // ---- creation ------------------------------------------------------------------------------------------------
+    // Without a device these make CPU tensors; models make theirs on the device of their inputs or parameters
+    // (fullLike, zerosLike, or the overloads that take a Device).
 
     public static Tensor zeros(int... shape) { return full(0f, shape); }
 
     public static Tensor ones(int... shape) { return full(1f, shape); }
 
-    public static Tensor full(float value, int... shape) {
-        Tensor t = Backends.cpu().empty(DType.F32, shape);
-        Backends.cpu().fill(t, value);
+    public static Tensor full(float value, int... shape) { return full(Device.CPU, value, shape); }
+
+    /** A tensor of {@code value} on the given device (from the step workspace when one is open). */
+    public static Tensor full(Device device, float value, int... shape) {
+        Backend be = Backends.of(device);
+        Tensor t = be.empty(DType.F32, shape);
+        be.fill(t, value);
         return t;
     }
+
+    public static Tensor zeros(Device device, int... shape) { return full(device, 0f, shape); }
 
     public static Tensor zerosLike(Tensor x) { return fullLike(x, 0f); }
 
@@ -98,31 +106,58 @@ public final class Ops {
     }
 
     /** Uniform [0, 1) from the counter-based generator: element i draws from (seed, offset + i). */
-    public static Tensor rand(long seed, long offset, int... shape) {
-        Tensor t = Backends.cpu().empty(DType.F32, shape);
-        Backends.cpu().randomUniform(t, seed, offset);
+    public static Tensor rand(long seed, long offset, int... shape) { return rand(Device.CPU, seed, offset, shape); }
+
+    /** {@link #rand(long, long, int...)} on a device (the same stream; a GPU's floats may differ in the last bit). */
+    public static Tensor rand(Device device, long seed, long offset, int... shape) {
+        Backend be = Backends.of(device);
+        Tensor t = be.empty(DType.F32, shape);
+        be.randomUniform(t, seed, offset);
         return t;
     }
 
     /** Standard normal from the counter-based generator. */
-    public static Tensor randn(long seed, long offset, int... shape) {
-        Tensor t = Backends.cpu().empty(DType.F32, shape);
-        Backends.cpu().randomNormal(t, seed, offset, 0f, 1f);
+    public static Tensor randn(long seed, long offset, int... shape) { return randn(Device.CPU, seed, offset, shape); }
+
+    /** {@link #randn(long, long, int...)} on a device. */
+    public static Tensor randn(Device device, long seed, long offset, int... shape) {
+        Backend be = Backends.of(device);
+        Tensor t = be.empty(DType.F32, shape);
+        be.randomNormal(t, seed, offset, 0f, 1f);
         return t;
     }
 
-    /** Moves (copies) a tensor to a device; the identity when it is already there. */
+    /**
+     * Moves (copies) a tensor to a device; the identity when it is already there. Inside a workspace step the copy
+     * lives until the step ends (a batch uploaded for one step); see {@link #persistentCopy} for what must outlive it.
+     */
     public static Tensor to(Tensor x, Device device) {
         if (x.device().equals(device)) return x;
-        Tensor c = contiguous(x);
-        Tensor out = Backends.of(device).empty(c.dtype(), c.shape());
-        if (c.dtype() == DType.F32) {
-            float[] host = c.toFloatArray();
-            out.storage().writeFloats(out.offset(), host, 0, host.length);
-        } else {
-            int[] host = c.toIntArray();
-            out.storage().writeInts(out.offset(), host, 0, host.length);
-        }
+        return transfer(x, Backends.of(device).empty(x.dtype(), x.shape()));
+    }
+
+    /**
+     * {@code dst = src} (not recorded) where the two may live on different devices: a GPU backend reads and writes host
+     * memory, the CPU's does not, so the copy goes through the backend of the side that is not the CPU. Loading a
+     * checkpoint into a model on a GPU, or a GPU model's state into a CPU one.
+     */
+    public static void copyInto(Tensor src, Tensor dst) {
+        Device via = dst.device().kind() == Device.Kind.CPU ? src.device() : dst.device();
+        Backends.of(via).copy(src, dst);
+    }
+
+    /** A contiguous copy of x on a device that outlives any workspace step (parameters, buffers, optimizer state). */
+    public static Tensor persistentCopy(Tensor x, Device device) {
+        return transfer(x, Backends.of(device).persistent(x.dtype(), x.shape()));
+    }
+
+    /** Copies x into the contiguous tensor out through host arrays, which every storage can read and write. */
+    private static Tensor transfer(Tensor x, Tensor out) {
+        x.checkAlive();
+        boolean direct = x.isContiguous() && x.device().equals(Device.CPU); // its own array, no gathering copy
+        int n = x.numel(), from = direct ? x.offset() : 0;
+        if (x.dtype() == DType.F32) out.storage().writeFloats(out.offset(), direct ? x.floats() : x.toFloatArray(), from, n);
+        else out.storage().writeInts(out.offset(), direct ? x.ints() : x.toIntArray(), from, n);
         return out;
     }
 

@@ -28,6 +28,12 @@ public interface Backend {
     /** A zero-filled tensor that outlives any workspace step (parameters, gradients, optimizer state). */
     Tensor persistent(DType dtype, int... shape);
 
+    /**
+     * Waits until every op queued so far has finished. The CPU's ops finish before they return, so there this does
+     * nothing; a GPU queues work, and timings must wait for it.
+     */
+    default void synchronize() {}
+
     // ---- data movement -------------------------------------------------------------------------------------------
 
     void fill(Tensor out, float value);
@@ -68,6 +74,16 @@ public interface Backend {
 
     /** Sum of squares of all elements, in double precision, in a fixed order (for gradient clipping). */
     double sumOfSquares(Tensor x);
+
+    /**
+     * {@code sumOfSquares} of each tensor, added in list order (the squared global norm of gradients). The same bits
+     * as the loop over them, which is the default; a GPU overrides it to wait for the device once for all of them.
+     */
+    default double sumOfSquares(java.util.List<Tensor> xs) {
+        double total = 0;
+        for (Tensor x : xs) total += sumOfSquares(x);
+        return total;
+    }
 
     /** Index of the largest element along the last axis (first one on ties); out is I32 with the last axis dropped. */
     void argmax(Tensor x, Tensor out);

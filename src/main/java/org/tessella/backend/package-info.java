@@ -3,7 +3,9 @@
  * (elementwise, reductions, GEMM, fused softmax/cross-entropy/norms/attention/rope, convolution, indexing,
  * randomness, AdamW), and {@link org.tessella.backend.Backends} finds a device's backend through
  * {@link java.util.ServiceLoader}, so nothing above this layer names a backend class and no GPU code loads unless a
- * GPU device is asked for. {@link org.tessella.backend.FlopCounter} counts the FLOPs of the heavy ops.
+ * GPU device is asked for. {@link org.tessella.backend.FlopCounter} counts the FLOPs of the heavy ops. Two default
+ * methods exist for devices that queue work: {@code synchronize()} (a no-op on the CPU, for timings) and
+ * {@code sumOfSquares(List)} (the global gradient norm in one call, the loop over tensors on the CPU).
  *
  * <p>Depends on {@code tensor} only.
  */

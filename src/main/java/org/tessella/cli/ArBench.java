@@ -4,13 +4,14 @@ import org.tessella.ar.Gpt;
 import org.tessella.ar.GptConfig;
 import org.tessella.ar.SampleOptions;
 import org.tessella.ar.Sampler;
+import org.tessella.autograd.Ops;
 import org.tessella.autograd.Tape;
+import org.tessella.backend.Backend;
 import org.tessella.backend.Backends;
 import org.tessella.backend.FlopCounter;
-import org.tessella.cpu.WorkerPool;
 import org.tessella.nn.Parameter;
 import org.tessella.optim.AdamW;
-import org.tessella.tensor.DType;
+import org.tessella.tensor.Device;
 import org.tessella.tensor.Philox;
 import org.tessella.tensor.Tensor;
 import org.tessella.tensor.Workspace;
@@ -24,22 +25,24 @@ final class ArBench {
     private ArBench() {}
 
     static int run(String[] argv) {
-        Args a = Args.parse("bench ar", argv, Set.of("model", "batch", "steps", "threads", "vocab", "length"), Set.of());
+        Args a = Args.parse("bench ar", argv, Set.of("model", "batch", "steps", "threads", "vocab", "length", "device"), Set.of());
         Main.configureThreads(a);
+        Device device = Main.device(a);
         int batch = a.integer("batch", 64), steps = a.integer("steps", 10), vocab = a.integer("vocab", 1024), len = a.integer("length", 64);
         int side = (int) Math.round(Math.sqrt(len));
         GptConfig c = GptConfig.preset(a.string("model", "gpt-s"), vocab, len, side, side * side == len ? side : 1, 10);
         Gpt model = new Gpt(c, 1);
-        var be = Backends.of(model.output.weight.device());
-        be.randomNormal(model.output.weight, 2, 0, 0f, 0.02f); // a zero head would make sampling trivial
-        System.out.printf(Locale.ROOT, "%s: %,d parameters, vocabulary %d, %d tokens, %d threads%n", c.name(), model.parameterCount(), vocab, len,
-                WorkerPool.global().threads());
+        Backends.cpu().randomNormal(model.output.weight, 2, 0, 0f, 0.02f); // a zero head would make sampling trivial
+        model.to(device);
+        Backend be = Backends.of(device);
+        System.out.printf(Locale.ROOT, "%s: %,d parameters, vocabulary %d, %d tokens, %s%n", c.name(), model.parameterCount(), vocab, len,
+                Main.where(device));
 
         // training: forward, backward, AdamW
         int[] tk = new int[batch * len], lb = new int[batch];
         for (int i = 0; i < tk.length; i++) tk[i] = Philox.below(3, i, vocab);
         for (int i = 0; i < batch; i++) lb[i] = i % 10;
-        Tensor tokens = Tensor.ofInts(tk, batch, len), labels = Tensor.ofInts(lb, batch);
+        Tensor tokens = Ops.to(Tensor.ofInts(tk, batch, len), device), labels = Ops.to(Tensor.ofInts(lb, batch), device);
         List<Parameter> params = model.parameters();
         AdamW opt = new AdamW(params, 1e-4f, 0.05f);
         Workspace ws = new Workspace();
@@ -54,6 +57,7 @@ final class ArBench {
         for (int i = 0; i < 3; i++) step.run();
         long f0 = FlopCounter.total(), t0 = System.nanoTime();
         for (int i = 0; i < steps; i++) step.run();
+        be.synchronize();
         double secs = (System.nanoTime() - t0) / 1e9;
         double gflops = (FlopCounter.total() - f0) / secs / 1e9;
         System.out.printf(Locale.ROOT, "train  batch %3d: %8.0f tokens/s  %6.1f ms/step  %6.1f GFLOP/s%n", batch,

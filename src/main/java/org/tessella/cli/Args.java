@@ -1,5 +1,7 @@
 package org.tessella.cli;
 
+import org.tessella.tensor.Device;
+
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -68,6 +70,18 @@ public final class Args {
             return Long.parseLong(v.trim());
         } catch (NumberFormatException e) {
             throw new UsageException("--" + name + " wants an integer, got '" + v + "'");
+        }
+    }
+
+    /**
+     * {@code --device}: cpu (the default), cuda or cuda:N. Only parses: {@link Main#device} also checks that the
+     * device can be used.
+     */
+    public Device device() {
+        try {
+            return Device.parse(values.getOrDefault("device", "cpu"));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--device: " + e.getMessage());
         }
     }
 

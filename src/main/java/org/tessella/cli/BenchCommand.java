@@ -6,6 +6,7 @@ import org.tessella.backend.Backend;
 import org.tessella.backend.Backends;
 import org.tessella.cpu.WorkerPool;
 import org.tessella.tensor.DType;
+import org.tessella.tensor.Device;
 import org.tessella.tensor.Tensor;
 
 import java.util.Locale;
@@ -23,11 +24,11 @@ final class BenchCommand implements Command {
 
     @Override public String help() {
         return """
-                usage: tessella bench [--sizes 512,1024,4096x256x768,...] [--threads N] [--seconds S]
-                       tessella bench ar [--model gpt-s] [--batch 64] [--steps N] [--threads N]
+                usage: tessella bench [--sizes 512,1024,4096x256x768,...] [--threads N] [--seconds S] [--device D]
+                       tessella bench ar [--model gpt-s] [--batch 64] [--steps N] [--threads N] [--device D]
                        tessella bench train [--models gpt-s,vq-s] [--batch 64] [--steps 5] [--warmup 2] [--threads N]
                                             [--out bench.json] [--peer peer.json] [--speed-goal 1.5] [--in-process]
-                                            [--export-weights DIR]
+                                            [--export-weights DIR] [--device D] [--matmul fp32|tf32|bf16]
                   bench: the FP32 FMA peak of all threads, then C = A B at each size (S or MxKxN), as GFLOP/s and
                   fraction of peak. bench ar: stage-2 training tokens/s at the batch size (vocabulary 1024,
                   64 tokens, 10 classes), and sampling tokens/s with and without the KV cache at batch 1 and
@@ -36,20 +37,26 @@ final class BenchCommand implements Command {
                   images/s, ms/step, engine GFLOP/s and fraction of the FMA peak, peak RSS (VmHWM); writes
                   bench.json and prints a table; --peer FILE (from tools/bench_train_peer.py, the PyTorch twin)
                   adds PyTorch's numbers and the ratios Tessella/PyTorch; --export-weights DIR writes the initial
-                  weights for the twin and exits. tools/bench-train runs both. (JMH kernel benchmarks: tools/bench.)""";
+                  weights for the twin and exits. tools/bench-train runs both. (JMH kernel benchmarks: tools/bench.)
+                  --models also takes gpt-m. --device cuda[:N] (default cpu) runs on a GPU: bench times the GEMMs
+                  there (no FMA peak), bench ar and bench train train and sample there; --matmul picks the GPU's
+                  matrix-product precision (default fp32; tf32 and bf16 use tensor cores).""";
     }
 
     @Override public int run(String[] argv) {
         if (argv.length > 0 && argv[0].equals("ar")) return ArBench.run(java.util.Arrays.copyOfRange(argv, 1, argv.length));
         if (argv.length > 0 && argv[0].equals("train")) return TrainBench.run(java.util.Arrays.copyOfRange(argv, 1, argv.length));
-        Args a = Args.parse(name(), argv, Set.of("sizes", "threads", "seconds"), Set.of());
+        Args a = Args.parse(name(), argv, Set.of("sizes", "threads", "seconds", "device"), Set.of());
         Main.configureThreads(a);
+        Device device = Main.device(a);
         double seconds = a.number("seconds", 1.0f);
         int threads = WorkerPool.global().threads();
-        double peak = fmaPeak(threads, seconds);
-        System.out.printf(Locale.ROOT, "threads %d  fma peak %.1f GFLOP/s  (%d float lanes)%n", threads, peak,
+        boolean cpu = device.kind() == Device.Kind.CPU;
+        double peak = cpu ? fmaPeak(threads, seconds) : 0;
+        if (cpu) System.out.printf(Locale.ROOT, "threads %d  fma peak %.1f GFLOP/s  (%d float lanes)%n", threads, peak,
                 FloatVector.SPECIES_PREFERRED.length());
-        Backend be = Backends.cpu();
+        else System.out.println("GEMMs " + Main.where(device));
+        Backend be = Backends.of(device);
         for (String s : a.string("sizes", "512,1024,2048,4096x256x768,4096x768x256,4096x256x1024").split(",")) {
             String[] p = s.trim().split("x");
             int m, k, n;
@@ -66,15 +73,21 @@ final class BenchCommand implements Command {
             long flopsPer = 2L * m * n * k;
             int reps = 0;
             long t0 = System.nanoTime(), warm = t0 + (long) (seconds * 0.3e9);
-            while (System.nanoTime() < warm) be.matmul(x, false, y, false, c, 1f, 0f);
+            while (System.nanoTime() < warm) {
+                be.matmul(x, false, y, false, c, 1f, 0f);
+                be.synchronize(); // a GPU queues: wait, so the loop measures work done, not work queued
+            }
             t0 = System.nanoTime();
             long end = t0 + (long) (seconds * 1e9);
             do {
                 be.matmul(x, false, y, false, c, 1f, 0f);
                 reps++;
+                if (reps % 8 == 0) be.synchronize();
             } while (System.nanoTime() < end);
+            be.synchronize();
             double gflops = flopsPer * reps / ((System.nanoTime() - t0) / 1e9) / 1e9;
-            System.out.printf(Locale.ROOT, "gemm %14s  %8.1f GFLOP/s  %5.1f%% of peak%n", s.trim(), gflops, 100 * gflops / peak);
+            if (cpu) System.out.printf(Locale.ROOT, "gemm %14s  %8.1f GFLOP/s  %5.1f%% of peak%n", s.trim(), gflops, 100 * gflops / peak);
+            else System.out.printf(Locale.ROOT, "gemm %14s  %8.1f GFLOP/s%n", s.trim(), gflops);
         }
         return 0;
     }

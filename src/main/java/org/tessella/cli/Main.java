@@ -1,6 +1,8 @@
 package org.tessella.cli;
 
+import org.tessella.backend.Backends;
 import org.tessella.cpu.WorkerPool;
+import org.tessella.tensor.Device;
 
 import java.util.List;
 
@@ -52,7 +54,23 @@ public final class Main {
         for (Command c : commands()) sb.append(String.format("  %-18s %s%n", c.name(), c.summary()));
         sb.append("\nthreads: --threads N on any command, or TESSELLA_THREADS (default: all cores, now ")
                 .append(Runtime.getRuntime().availableProcessors()).append(")");
+        sb.append("\ndevice: --device cuda (or cuda:N) on train-classifier, train-tokenizer, train-ar, sample and bench; default cpu");
         return sb.toString();
+    }
+
+    /**
+     * The device of {@code --device} (cpu when absent), opened now so that a missing GPU or library stops the command
+     * with one line before any data is read (e.g. "no CUDA: libcuda.so.1 not found ..."); exit code 1.
+     */
+    static Device device(Args a) {
+        Device d = a.device();
+        if (d.kind() != Device.Kind.CPU) Backends.of(d);
+        return d;
+    }
+
+    /** "N threads" on the CPU, or the device's name: the start line of a command. */
+    static String where(Device d) {
+        return d.kind() == Device.Kind.CPU ? WorkerPool.global().threads() + " threads" : "on " + d + " (" + Backends.of(d) + ")";
     }
 
     /** Applies a --threads option before any kernel runs. */

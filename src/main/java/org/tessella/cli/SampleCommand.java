@@ -8,6 +8,7 @@ import org.tessella.eval.FashionClassifier;
 import org.tessella.eval.FrechetDistance;
 import org.tessella.io.Png;
 import org.tessella.io.Safetensors;
+import org.tessella.tensor.Device;
 import org.tessella.tensor.Tensor;
 import org.tessella.tensor.Workspace;
 import org.tessella.tokenizer.VqConfig;
@@ -49,13 +50,16 @@ final class SampleCommand implements Command {
                                       per image must equal the model's vocabulary and length
                   --png FILE          the PNG grid (default: FILE with the extension .png; needs --tokenizer)
                   --classifier DIR    classifier run (train-classifier) for the class accuracy (needs --tokenizer)
-                  --threads N         worker threads""";
+                  --threads N         worker threads
+                  --device D          cpu (default) or cuda[:N]: run the models there (the draws stay on the host,
+                                      so a seed gives the same tokens up to float rounding of the logits)""";
     }
 
     @Override public int run(String[] argv) {
         Args a = Args.parse(name(), argv, Set.of("ar", "out", "classes", "per-class", "temperature", "top-k", "top-p", "cfg", "seed",
-                "tokenizer", "png", "classifier", "threads"), Set.of());
+                "tokenizer", "png", "classifier", "threads", "device"), Set.of());
         Main.configureThreads(a);
+        Device device = Main.device(a);
         Path dir = a.requiredPath(name(), "ar"), out = a.requiredPath(name(), "out");
         SampleOptions o;
         try {
@@ -68,6 +72,7 @@ final class SampleCommand implements Command {
         if (!a.has("tokenizer") && (a.has("png") || a.has("classifier")))
             throw new UsageException("--png and --classifier need --tokenizer DIR to decode the samples into images");
         Generator g = Generator.load(dir);
+        g.model().to(device);
         GptConfig c = g.config();
         if (o.topK() > c.vocab()) throw new UsageException("--top-k " + o.topK() + " is larger than the vocabulary of " + c.vocab());
         int[] classes = parseClasses(a.string("classes", null), c);
@@ -78,11 +83,13 @@ final class SampleCommand implements Command {
             Path tokDir = a.path("tokenizer").get();
             tokenizer = VqTokenizer.load(tokDir);
             checkTokenizerFits(tokenizer, tokDir, c, dir);
+            tokenizer.to(device);
             if (a.has("classifier")) {
                 if (c.classes() != FashionClassifier.CLASSES)
                     throw new UsageException("--classifier: the model has " + c.classes() + " classes, the Fashion-MNIST classifier "
                             + FashionClassifier.CLASSES);
                 classifier = FashionClassifier.load(a.path("classifier").get());
+                classifier.to(device);
             }
         }
         int[] labels = new int[classes.length * perClass];

@@ -4,9 +4,9 @@ import org.tessella.ar.ArTraining;
 import org.tessella.ar.Gpt;
 import org.tessella.ar.GptConfig;
 import org.tessella.ar.TokenFile;
-import org.tessella.cpu.WorkerPool;
 import org.tessella.io.Json;
 import org.tessella.io.TrainingLog;
+import org.tessella.tensor.Device;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,13 +44,16 @@ final class TrainArCommand implements Command {
                   --resume DIR         continue the run in DIR from its checkpoint, to the same bits; with --tokens,
                                        on that token file instead of the run's (same vocabulary, length, classes)
                   --stop-after N       stop (with a checkpoint) after step N, as an interrupted run would
-                  --threads N          worker threads""";
+                  --threads N          worker threads
+                  --device D           cpu (default) or cuda[:N]: train on that device; checkpoints do not depend on
+                                       it (a run may resume on another device)""";
     }
 
     @Override public int run(String[] argv) throws Exception {
         Args a = Args.parse(name(), argv, Set.of("tokens", "out", "model", "config", "epochs", "batch", "lr", "min-lr",
-                "weight-decay", "warmup", "class-dropout", "seed", "resume", "stop-after", "threads"), Set.of("rope-2d"));
+                "weight-decay", "warmup", "class-dropout", "seed", "resume", "stop-after", "threads", "device"), Set.of("rope-2d"));
         Main.configureThreads(a);
+        Device device = Main.device(a);
         boolean resume = a.has("resume");
         Path out = resume ? a.requiredPath(name(), "resume") : a.requiredPath(name(), "out");
         Gpt model = null;
@@ -87,11 +90,12 @@ final class TrainArCommand implements Command {
                 throw new UsageException(out + " already holds a run; continue it with --resume " + out + " or choose another --out");
             Files.createDirectories(out);
         }
+        model.to(device); // built on the CPU from the seed, so a run starts from the same weights on every device
         Path logFile = out.resolve("train.log");
         long steps = (long) (data.train().size() / cfg.batch()) * cfg.epochs();
-        System.out.printf("train-ar: %s, %,d parameters, %d train / %d test sequences of %d tokens (vocabulary %d), %d steps, %d threads%n",
+        System.out.printf("train-ar: %s, %,d parameters, %d train / %d test sequences of %d tokens (vocabulary %d), %d steps, %s%n",
                 model.config.name(), model.parameterCount(), data.train().size(), data.test().size(), data.length(), data.vocab(), steps,
-                WorkerPool.global().threads());
+                Main.where(device));
         ArTraining.Result r;
         try (TrainingLog log = new TrainingLog("train-ar", "tok", steps, logFile)) {
             r = ArTraining.train(model, data, cfg, out, resume, log, tokensPath);
@@ -108,6 +112,7 @@ final class TrainArCommand implements Command {
         m.put("steps", r.steps());
         m.put("model", model.config.toJson());
         m.put("tokens", tokensPath.toString());
+        m.put("device", device.toString());
         if (data.extra().containsKey("true_bits_per_token")) m.put("source_true_bits_per_token", Double.parseDouble(data.extra().get("true_bits_per_token")));
         TrainClassifierCommand.writeJson(out.resolve("metrics.json"), m);
         System.out.printf(java.util.Locale.ROOT, "val %.4f bits/token, train %.4f bits/token, %.0f tokens/s; wrote %s%n",

@@ -4,7 +4,9 @@ import jdk.incubator.vector.FloatVector;
 import org.tessella.ar.ArTraining;
 import org.tessella.ar.Gpt;
 import org.tessella.ar.GptConfig;
+import org.tessella.autograd.Ops;
 import org.tessella.autograd.Tape;
+import org.tessella.backend.Backends;
 import org.tessella.backend.FlopCounter;
 import org.tessella.cpu.WorkerPool;
 import org.tessella.io.AtomicFile;
@@ -15,6 +17,7 @@ import org.tessella.nn.Module;
 import org.tessella.nn.Parameter;
 import org.tessella.optim.AdamW;
 import org.tessella.optim.GradClip;
+import org.tessella.tensor.Device;
 import org.tessella.tensor.Philox;
 import org.tessella.tensor.Tensor;
 import org.tessella.tensor.Workspace;
@@ -35,14 +38,20 @@ import java.util.Set;
 
 /**
  * {@code tessella bench train}: the time of one full training step (forward, backward, global-norm clipping, AdamW)
- * of the reference configurations {@code gpt-s} and {@code vq-s} (DESIGN.md §3) on synthetic data, next to a PyTorch
- * twin of the same step ({@code tools/bench_train_peer.py}).
+ * of the reference configurations {@code gpt-s}, {@code gpt-m} and {@code vq-s} (DESIGN.md §3; gpt-s and vq-s by
+ * default) on synthetic data, next to a PyTorch twin of the same step ({@code tools/bench_train_peer.py}).
  *
  * <pre>
  * tessella bench train [--models gpt-s,vq-s] [--batch 64] [--steps 5] [--warmup 2] [--threads N]
  *                      [--out bench.json] [--peer peer.json] [--speed-goal 1.5] [--peak-seconds 1]
- *                      [--in-process] [--export-weights DIR]
+ *                      [--in-process] [--export-weights DIR] [--device cpu|cuda[:N]] [--matmul fp32|tf32|bf16]
  * </pre>
+ *
+ * <p>{@code --device cuda} builds each model on the CPU, moves it to the GPU, uploads the batch once (as the twin
+ * does with {@code --device cuda}) and stops the clock after {@code Backend.synchronize()}; {@code --matmul} sets the
+ * GPU's matrix-product precision. There is no FMA peak then ({@code fraction_of_peak} is null); bench.json adds
+ * {@code device}, {@code device_name} and {@code matmul}, and a peer measured on another device or precision is
+ * named in {@code peer_mismatch}.
  *
  * <ul>
  *   <li>{@code gpt-s}: vocabulary 1024, 64 tokens (8x8 grid, 1-D RoPE), 10 classes plus the null class; random
@@ -89,7 +98,9 @@ import java.util.Set;
 final class TrainBench {
     private TrainBench() {}
 
-    static final List<String> MODELS = List.of("gpt-s", "vq-s");
+    static final List<String> MODELS = List.of("gpt-s", "gpt-m", "vq-s");
+    /** The models run when --models is not given. */
+    static final String DEFAULT_MODELS = "gpt-s,vq-s";
     static final long SEED = 1;
     static final int GPT_VOCAB = 1024, GPT_LENGTH = 64, GPT_CLASSES = 10;
 
@@ -106,17 +117,23 @@ final class TrainBench {
 
     private static int runChecked(String[] argv) throws IOException, InterruptedException {
         Args a = Args.parse("bench train", argv, Set.of("models", "batch", "steps", "warmup", "threads", "out", "peer",
-                "speed-goal", "peak-seconds", "export-weights", "child-model", "child-out"), Set.of("in-process"));
+                "speed-goal", "peak-seconds", "export-weights", "child-model", "child-out", "device", "matmul"), Set.of("in-process"));
         Main.configureThreads(a);
+        if (a.has("matmul")) { // read by the CUDA backend when it starts (fp32, tf32, bf16)
+            if (a.device().kind() == Device.Kind.CPU) throw new UsageException("--matmul applies to --device cuda only");
+            System.setProperty("tessella.cuda.matmul", a.string("matmul", "fp32"));
+        }
+        Device device = Main.device(a);
+        String matmul = device.kind() == Device.Kind.CPU ? null : a.string("matmul", "fp32");
         int batch = a.integer("batch", 64), steps = a.integer("steps", 5), warmup = a.integer("warmup", 2);
         if (batch < 1 || steps < 1 || warmup < 0) throw new UsageException("--batch and --steps must be at least 1, --warmup at least 0");
-        List<String> models = parseModels(a.string("models", String.join(",", MODELS)));
+        List<String> models = parseModels(a.string("models", DEFAULT_MODELS));
         int threads = WorkerPool.global().threads();
 
         if (a.has("child-model")) { // one model in a child JVM: measure and write the result, nothing else
             String m = a.string("child-model", "");
             if (!MODELS.contains(m)) throw new UsageException("--child-model: unknown model '" + m + "'");
-            Map<String, Object> r = measure(m, batch, steps, warmup);
+            Map<String, Object> r = measure(m, batch, steps, warmup, device);
             AtomicFile.writeString(a.requiredPath("bench train", "child-out"), Json.write(r) + "\n");
             return 0;
         }
@@ -144,11 +161,17 @@ final class TrainBench {
         float speedGoal = a.number("speed-goal", 1.5f);
         boolean inProcess = a.flag("in-process");
 
-        double peakSeconds = a.number("peak-seconds", 1f);
-        BenchCommand.fmaPeak(threads, Math.min(0.3, peakSeconds)); // let C2 compile the FMA loop before the timed run
-        double peak = BenchCommand.fmaPeak(threads, peakSeconds);
-        System.out.printf(Locale.ROOT, "bench train: %s, batch %d, %d threads, %d warm-up + %d timed steps; FMA peak %.1f GFLOP/s%n",
-                String.join(", ", models), batch, threads, warmup, steps, peak);
+        double peak = 0;
+        if (device.kind() == Device.Kind.CPU) {
+            double peakSeconds = a.number("peak-seconds", 1f);
+            BenchCommand.fmaPeak(threads, Math.min(0.3, peakSeconds)); // let C2 compile the FMA loop before the timed run
+            peak = BenchCommand.fmaPeak(threads, peakSeconds);
+            System.out.printf(Locale.ROOT, "bench train: %s, batch %d, %d threads, %d warm-up + %d timed steps; FMA peak %.1f GFLOP/s%n",
+                    String.join(", ", models), batch, threads, warmup, steps, peak);
+        } else {
+            System.out.printf(Locale.ROOT, "bench train: %s, batch %d, %s, matmul %s, %d warm-up + %d timed steps%n",
+                    String.join(", ", models), batch, Main.where(device), matmul, warmup, steps);
+        }
 
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("engine", "tessella");
@@ -160,12 +183,18 @@ final class TrainBench {
         result.put("steps", steps);
         result.put("warmup", warmup);
         result.put("fma_peak_gflops", peak);
+        result.put("device", device.toString());
+        if (matmul != null) {
+            result.put("device_name", Backends.of(device).toString());
+            result.put("matmul", matmul);
+        }
         result.put("rss_scope", inProcess ? "process peak so far (models run in one JVM, in order)" : "per model (one child JVM each)");
         Map<String, Object> per = new LinkedHashMap<>();
         for (String m : models) {
-            Map<String, Object> r = inProcess ? measure(m, batch, steps, warmup) : forkChild(m, batch, steps, warmup, threads);
+            Map<String, Object> r = inProcess ? measure(m, batch, steps, warmup, device)
+                    : forkChild(m, batch, steps, warmup, threads, device, matmul);
             double g = ((Number) r.get("gflop_per_second")).doubleValue();
-            r.put("fraction_of_peak", peak > 0 ? g / peak : 0.0);
+            r.put("fraction_of_peak", peak > 0 ? g / peak : null); // of the CPU's FMA peak: none on a GPU
             per.put(m, r);
         }
         result.put("models", per);
@@ -190,10 +219,10 @@ final class TrainBench {
 
     // ---- one model --------------------------------------------------------------------------------------------
 
-    /** The model, freshly initialised with {@link #SEED}. */
+    /** The model, freshly initialised with {@link #SEED} on the CPU. */
     static Module build(String model) {
         return switch (model) {
-            case "gpt-s" -> new Gpt(gptConfig(), SEED);
+            case "gpt-s", "gpt-m" -> new Gpt(gptConfig(model), SEED);
             case "vq-s" -> new VqTokenizer(VqConfig.preset("vq-s"), new Init(SEED));
             default -> throw new IllegalArgumentException("unknown model " + model);
         };
@@ -209,8 +238,8 @@ final class TrainBench {
      */
     static Map<String, Tensor> inputs(String model, int batch) {
         Map<String, Tensor> t = new LinkedHashMap<>();
-        if (model.equals("gpt-s")) {
-            GptConfig c = gptConfig();
+        if (model.startsWith("gpt-")) {
+            GptConfig c = gptConfig(model);
             int[] tk = new int[batch * c.length()], lb = new int[batch];
             for (int i = 0; i < tk.length; i++) tk[i] = Philox.below(SEED, i, c.vocab());
             for (int i = 0; i < batch; i++) lb[i] = i % 11 == 10 ? c.nullClass() : Philox.below(SEED ^ 0xC1A55L, i, c.classes());
@@ -225,25 +254,30 @@ final class TrainBench {
         return t;
     }
 
-    static GptConfig gptConfig() {
-        return GptConfig.preset("gpt-s", GPT_VOCAB, GPT_LENGTH, 8, 8, GPT_CLASSES);
+    static GptConfig gptConfig(String model) {
+        return GptConfig.preset(model, GPT_VOCAB, GPT_LENGTH, 8, 8, GPT_CLASSES);
     }
 
-    /** Builds, warms up and times one model in this JVM; the result map of one entry of {@code models}. */
-    static Map<String, Object> measure(String model, int batch, int steps, int warmup) {
-        Module m = build(model);
+    /**
+     * Builds (on the CPU, then moved to {@code device}), warms up and times one model in this JVM; the result map of
+     * one entry of {@code models}. The synthetic batch is uploaded once, as the twin does; on a GPU the clock stops
+     * when the device has finished the last step.
+     */
+    static Map<String, Object> measure(String model, int batch, int steps, int warmup, Device device) {
+        Module m = build(model).to(device);
         List<Parameter> params = m.parameters();
+        Map<String, Tensor> in = new LinkedHashMap<>();
+        for (var e : inputs(model, batch).entrySet()) in.put(e.getKey(), Ops.to(e.getValue(), device)); // no workspace open: kept
         Workspace ws = new Workspace();
         double[] lastLoss = {Double.NaN}, firstLoss = {Double.NaN};
         Runnable step;
         String unit;
         long perStep;
-        if (model.equals("gpt-s")) {
+        if (model.startsWith("gpt-")) {
             Gpt gpt = (Gpt) m;
             GptConfig c = gpt.config;
             ArTraining.Config tc = ArTraining.Config.defaults();
             AdamW opt = new AdamW(params, tc.lr(), 0.9f, 0.95f, 1e-8f, tc.weightDecay());
-            Map<String, Tensor> in = inputs(model, batch);
             Tensor tokens = in.get("tokens"), labels = in.get("labels");
             gpt.train(true);
             step = () -> {
@@ -264,7 +298,7 @@ final class TrainBench {
             TokenizerTraining.Config tc = TokenizerTraining.Config.defaults();
             AdamW opt = new AdamW(params, tc.lr(), 0.9f, 0.95f, 1e-8f, tc.weightDecay());
             vq.quantizer.setDeadAfterSteps(tc.deadAfter());
-            Tensor images = inputs(model, batch).get("images");
+            Tensor images = in.get("images");
             long[] stepNo = {0};
             vq.train(true);
             step = () -> {
@@ -287,11 +321,13 @@ final class TrainBench {
         for (int i = 0; i < warmup; i++) step.run();
         long f0 = FlopCounter.total(), t0 = System.nanoTime();
         for (int i = 0; i < steps; i++) step.run();
+        Backends.of(device).synchronize();
         double secs = (System.nanoTime() - t0) / 1e9;
         long flops = FlopCounter.total() - f0;
 
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("model", model);
+        r.put("device", device.toString());
         r.put("parameters", m.parameterCount());
         r.put("unit", unit);
         r.put(unit + "_per_step", perStep);
@@ -333,7 +369,8 @@ final class TrainBench {
     }
 
     /** Runs one model in a child JVM (this JVM's java, options and class path) and reads its result. */
-    static Map<String, Object> forkChild(String model, int batch, int steps, int warmup, int threads) throws IOException, InterruptedException {
+    static Map<String, Object> forkChild(String model, int batch, int steps, int warmup, int threads, Device device, String matmul)
+            throws IOException, InterruptedException {
         Path tmp = Files.createTempFile("tessella-bench-" + model + "-", ".json");
         try {
             List<String> cmd = new ArrayList<>();
@@ -344,7 +381,9 @@ final class TrainBench {
             cmd.add(System.getProperty("java.class.path"));
             cmd.add(Main.class.getName());
             cmd.addAll(List.of("bench", "train", "--child-model", model, "--child-out", tmp.toString(), "--batch", Integer.toString(batch),
-                    "--steps", Integer.toString(steps), "--warmup", Integer.toString(warmup), "--threads", Integer.toString(threads)));
+                    "--steps", Integer.toString(steps), "--warmup", Integer.toString(warmup), "--threads", Integer.toString(threads),
+                    "--device", device.toString()));
+            if (matmul != null) cmd.addAll(List.of("--matmul", matmul));
             Process p = new ProcessBuilder(cmd).start();
             // pass the child's output on through this JVM's streams (minus the JVM's incubator notice); keep stderr
             // for the error message
@@ -423,6 +462,11 @@ final class TrainBench {
             if (other instanceof Number n && mine instanceof Number m && n.longValue() != m.longValue())
                 notes.add(k + " " + m + " here, " + n + " in the peer");
         }
+        for (String k : List.of("device", "matmul")) { // e.g. a CPU peer beside a GPU run, or FP32 beside TF32
+            Object mine = result.get(k), other = peer.map().get(k);
+            if (mine != null && other != null && !mine.toString().equals(other.toString()))
+                notes.add(k + " " + mine + " here, " + other + " in the peer");
+        }
         if (!notes.isEmpty()) result.put("peer_mismatch", String.join("; ", notes));
     }
 
@@ -434,12 +478,21 @@ final class TrainBench {
         Map<String, Object> models = (Map<String, Object>) result.get("models");
         Map<String, Object> peer = (Map<String, Object>) result.get("peer");
         Map<String, Object> cmp = (Map<String, Object>) result.get("comparison");
-        sb.append(String.format(Locale.ROOT, "%nTessella %s, %s threads, batch %s, %s timed steps; FMA peak %.1f GFLOP/s; RSS %s%n",
-                result.get("java_version"), result.get("threads"), result.get("batch"), result.get("steps"),
-                ((Number) result.get("fma_peak_gflops")).doubleValue(), result.get("rss_scope")));
+        boolean gpu = result.get("matmul") != null;
+        if (gpu)
+            sb.append(String.format(Locale.ROOT, "%nTessella %s on %s, matmul %s, batch %s, %s timed steps; RSS %s%n",
+                    result.get("java_version"), result.get("device_name"), result.get("matmul"), result.get("batch"), result.get("steps"),
+                    result.get("rss_scope")));
+        else
+            sb.append(String.format(Locale.ROOT, "%nTessella %s, %s threads, batch %s, %s timed steps; FMA peak %.1f GFLOP/s; RSS %s%n",
+                    result.get("java_version"), result.get("threads"), result.get("batch"), result.get("steps"),
+                    ((Number) result.get("fma_peak_gflops")).doubleValue(), result.get("rss_scope")));
         if (peer != null)
-            sb.append(String.format(Locale.ROOT, "PyTorch %s, %s threads, batch %s, %s timed steps, attention %s; RSS per model process%n",
-                    peer.get("torch_version"), peer.get("threads"), peer.get("batch"), peer.get("steps"), peer.getOrDefault("attention", "?")));
+            sb.append(String.format(Locale.ROOT, "PyTorch %s, %s, batch %s, %s timed steps, attention %s; RSS %s%n",
+                    peer.get("torch_version"), peer.get("device_name") != null ? "on " + peer.get("device_name") + ", matmul "
+                            + peer.getOrDefault("matmul", "?") : peer.get("threads") + " threads",
+                    peer.get("batch"), peer.get("steps"), peer.getOrDefault("attention", "?"),
+                    peer.getOrDefault("rss_scope", "per model process")));
         String head = String.format(Locale.ROOT, "%-6s %-9s %10s %8s %8s %6s %8s", "model", "unit", "tessella", "ms/step", "GFLOP/s",
                 "%peak", "RSS MB");
         if (peer != null) head += String.format(Locale.ROOT, " | %10s %8s %8s | %7s %6s", "pytorch", "ms/step", "RSS MB", "speed x", "RSS x");
@@ -447,9 +500,11 @@ final class TrainBench {
         for (var e : models.entrySet()) {
             Map<String, Object> r = (Map<String, Object>) e.getValue();
             String unit = (String) r.get("unit");
-            sb.append(String.format(Locale.ROOT, "%-6s %-9s %10.1f %8.1f %8.1f %5.1f%% %8s", e.getKey(), unit + "/s",
+            Object frac = r.get("fraction_of_peak");
+            sb.append(String.format(Locale.ROOT, "%-6s %-9s %10.1f %8.1f %8.1f %6s %8s", e.getKey(), unit + "/s",
                     num(r.get(unit + "_per_second")), num(r.get("ms_per_step")), num(r.get("gflop_per_second")),
-                    100 * num(r.get("fraction_of_peak")), mb(r.get("peak_rss_mb"))));
+                    frac instanceof Number f ? String.format(Locale.ROOT, "%.1f%%", 100 * f.doubleValue()) : "n/a",
+                    mb(r.get("peak_rss_mb"))));
             if (peer != null) {
                 Map<String, Object> c = cmp == null ? null : (Map<String, Object>) cmp.get(e.getKey());
                 if (c == null) sb.append(" | (not in the peer's file)");

@@ -8,6 +8,7 @@ import org.tessella.io.Checkpoint;
 import org.tessella.io.Json;
 import org.tessella.io.TrainingLog;
 import org.tessella.nn.Init;
+import org.tessella.tensor.Device;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,13 +37,15 @@ final class TrainClassifierCommand implements Command {
                   --limit N          train on the first N images only (quick checks)
                   --data DIR         directory with the Fashion-MNIST IDX files
                                      (default /usr/share/datasets/fashion-mnist, Debian package dataset-fashion-mnist)
-                  --threads N        worker threads (default: all cores)""";
+                  --threads N        worker threads (default: all cores)
+                  --device D         cpu (default) or cuda[:N]: train on that device (the checkpoint is the same format)""";
     }
 
     @Override public int run(String[] argv) throws Exception {
-        Args a = Args.parse(name(), argv, Set.of("out", "epochs", "batch", "lr", "weight-decay", "seed", "limit", "data", "threads"), Set.of());
+        Args a = Args.parse(name(), argv, Set.of("out", "epochs", "batch", "lr", "weight-decay", "seed", "limit", "data", "threads", "device"), Set.of());
         Path out = a.requiredPath(name(), "out");
         Main.configureThreads(a);
+        Device device = Main.device(a);
         ClassifierTraining.Config d = ClassifierTraining.Config.defaults();
         ClassifierTraining.Config cfg = new ClassifierTraining.Config(a.integer("epochs", d.epochs()), a.integer("batch", d.batch()),
                 a.number("lr", d.lr()), a.number("weight-decay", d.weightDecay()), a.longValue("seed", d.seed()), d.warmupSteps(), d.clip());
@@ -53,7 +56,8 @@ final class TrainClassifierCommand implements Command {
         Path logFile = out.resolve("train.log");
         Files.deleteIfExists(logFile);
 
-        FashionClassifier model = new FashionClassifier(new Init(cfg.seed()));
+        FashionClassifier model = new FashionClassifier(new Init(cfg.seed())); // built on the CPU: the same weights anywhere
+        model.to(device);
         Map<String, Object> config = new LinkedHashMap<>();
         config.put("model", "fashion-classifier");
         config.put("epochs", cfg.epochs());
@@ -63,8 +67,8 @@ final class TrainClassifierCommand implements Command {
         config.put("seed", cfg.seed());
         config.put("train_images", train.size());
         long steps = (long) (train.size() / cfg.batch()) * cfg.epochs();
-        System.out.printf("train-classifier: %d train / %d test images, %d steps, %,d parameters, %d threads%n",
-                train.size(), test.size(), steps, model.parameterCount(), org.tessella.cpu.WorkerPool.global().threads());
+        System.out.printf("train-classifier: %d train / %d test images, %d steps, %,d parameters, %s%n",
+                train.size(), test.size(), steps, model.parameterCount(), Main.where(device));
         ClassifierTraining.Result r;
         try (TrainingLog log = new TrainingLog("classifier", "img", steps, logFile)) {
             r = ClassifierTraining.train(model, train, test, cfg, log, epoch ->
@@ -82,6 +86,7 @@ final class TrainClassifierCommand implements Command {
         metrics.put("train_flops", r.trainFlops());
         metrics.put("parameters", model.parameterCount());
         metrics.put("threads", org.tessella.cpu.WorkerPool.global().threads());
+        metrics.put("device", device.toString());
         writeJson(out.resolve("metrics.json"), metrics);
         System.out.printf(java.util.Locale.ROOT, "test accuracy %.4f, %.0f images/s, %.1f s; wrote %s%n", r.testAccuracy(),
                 r.imagesPerSecond(), r.trainSeconds(), out.resolve("metrics.json"));

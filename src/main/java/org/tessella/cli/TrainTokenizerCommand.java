@@ -9,6 +9,7 @@ import org.tessella.eval.TokenProbe;
 import org.tessella.io.Json;
 import org.tessella.io.TrainingLog;
 import org.tessella.nn.Init;
+import org.tessella.tensor.Device;
 import org.tessella.tokenizer.TokenizerTraining;
 import org.tessella.tokenizer.VqConfig;
 import org.tessella.tokenizer.VqTokenizer;
@@ -73,14 +74,18 @@ final class TrainTokenizerCommand implements Command {
                   --probe-model NAME   the probe's model: gpt-xs (default), gpt-s or gpt-m
                   --resume DIR         continue the run in DIR from its checkpoint, to the same bits
                   --stop-after N       stop (with a checkpoint) after step N, as an interrupted run would
-                  --threads N          worker threads""".formatted(TokenProbe.DEFAULT_STEPS);
+                  --threads N          worker threads
+                  --device D           cpu (default) or cuda[:N]: train (and encode) on that device; checkpoints do
+                                       not depend on it. The probe trains on the CPU.""".formatted(TokenProbe.DEFAULT_STEPS);
     }
 
     @Override public int run(String[] argv) throws Exception {
         Args a = Args.parse(name(), argv, Set.of("out", "model", "codebook", "crt-weight", "epochs", "batch", "lr", "seed", "limit",
                 "data", "resume", "stop-after", "probe-steps", "probe-model", "crt-ramp", "entropy-weight", "threads",
-                "l1-weight", "perceptual-weight", "adversarial-weight", "adversarial-start", "classifier", "config", "width", "tokens", "code-dim"), Set.of("crt-detach"));
+                "l1-weight", "perceptual-weight", "adversarial-weight", "adversarial-start", "classifier", "config", "width", "tokens", "code-dim",
+                "device"), Set.of("crt-detach"));
         Main.configureThreads(a);
+        Device device = Main.device(a);
         TokenProbe.Options probe = ProbeCommand.options(a, TokenProbe.Options.defaults(), "probe-steps", "probe-model");
         boolean resume = a.has("resume");
         Path out = resume ? a.requiredPath(name(), "resume") : a.requiredPath(name(), "out");
@@ -123,14 +128,15 @@ final class TrainTokenizerCommand implements Command {
         Dataset train = FashionMnist.load(a.path("data"), FashionMnist.Split.TRAIN, limit);
         Dataset test = FashionMnist.load(a.path("data"), FashionMnist.Split.TEST);
         Files.createDirectories(out);
-        VqTokenizer model = new VqTokenizer(vc, new Init(cfg.seed()));
+        VqTokenizer model = new VqTokenizer(vc, new Init(cfg.seed())); // built on the CPU: the same weights on every device
+        model.to(device);
         long steps = (long) (train.size() / cfg.batch()) * cfg.epochs();
-        System.out.printf("train-tokenizer: %s (%d tokens, codebook %d), %,d parameters, crt weight %s, %d train / %d test images, %d steps, %d threads%n",
+        System.out.printf("train-tokenizer: %s (%d tokens, codebook %d), %,d parameters, crt weight %s, %d train / %d test images, %d steps, %s%n",
                 vc.name(), vc.tokensPerImage(), vc.codebookSize(), model.parameterCount(), cfg.crtWeight(), train.size(), test.size(), steps,
-                WorkerPool.global().threads());
+                Main.where(device));
         TokenizerTraining.Result r;
         try (TrainingLog log = new TrainingLog("tokenizer", "img", steps, out.resolve("train.log"))) {
-            r = TokenizerTraining.train(model, train, test, cfg, out, resume, log, perceptualFeatures(a, cfg));
+            r = TokenizerTraining.train(model, train, test, cfg, out, resume, log, perceptualFeatures(a, cfg, device));
         }
         if (!r.finished()) return 0;
         model.save(out, r.steps());
@@ -169,13 +175,14 @@ final class TrainTokenizerCommand implements Command {
     }
 
     /** The frozen classifier's penultimate features when the run has a perceptual term, else null. */
-    static java.util.function.UnaryOperator<org.tessella.tensor.Tensor> perceptualFeatures(Args a, TokenizerTraining.Config cfg) {
+    static java.util.function.UnaryOperator<org.tessella.tensor.Tensor> perceptualFeatures(Args a, TokenizerTraining.Config cfg, Device device) {
         if (cfg.extra().perceptual() <= 0) return null;
         if (!a.has("classifier"))
             throw new UsageException("--perceptual-weight needs the Fashion-MNIST classifier: pass --classifier DIR (tessella train-classifier makes one)");
         FashionClassifier c = FashionClassifier.load(a.requiredPath("train-tokenizer", "classifier"));
         for (org.tessella.nn.Parameter p : c.parameters()) p.tensor().requiresGrad(false);
         c.eval();
+        c.to(device); // beside the tokenizer: its features of the reconstructions stay on the device
         return c::features;
     }
 
@@ -231,6 +238,7 @@ final class TrainTokenizerCommand implements Command {
         m.put("train_images", trainImages);
         m.put("parameters", model.parameterCount());
         m.put("threads", WorkerPool.global().threads());
+        m.put("device", model.device().toString());
         m.put("tokenizer", model.config.toJson());
         m.put("train", cfg.toJson());
         return m;

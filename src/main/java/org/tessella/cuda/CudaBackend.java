@@ -71,7 +71,7 @@ public final class CudaBackend implements Backend {
     public void setMatmulPrecision(GemmPrecision precision) { gemm.precision(precision); }
 
     /** Waits for all queued work (for timing; reads wait by themselves). */
-    public void synchronize() { context.synchronize(); }
+    @Override public void synchronize() { context.synchronize(); }
 
     /** The NVRTC target kernels are compiled for ("sm_90", or "compute_XY" on a GPU newer than NVRTC). */
     public String kernelTarget() { return kernels.target(); }
@@ -230,6 +230,8 @@ public final class CudaBackend implements Backend {
     @Override public void reduce(ReduceOp op, Tensor x, Tensor out) { reductions.reduce(op, x, out); }
 
     @Override public double sumOfSquares(Tensor x) { return reductions.sumOfSquares(x); }
+
+    @Override public double sumOfSquares(java.util.List<Tensor> xs) { return reductions.sumOfSquares(xs); }
 
     @Override public void argmax(Tensor x, Tensor out) { reductions.argmax(x, out); }
 

@@ -20,7 +20,8 @@ import java.util.function.IntConsumer;
 /**
  * Trains {@link FashionClassifier} with AdamW, warmup and cosine decay, on images given as flat float arrays of
  * 32x32 padded pixels in [-1, 1]. Each step runs inside a {@link Workspace}, so steady-state steps allocate (almost)
- * nothing on the Java heap.
+ * nothing on the Java heap. The model trains where its weights are ({@code model.to(device)} first); batches are
+ * filled on the host and uploaded once per step.
  */
 public final class ClassifierTraining {
     private ClassifierTraining() {}
@@ -62,7 +63,8 @@ public final class ClassifierTraining {
                 opt.setLearningRate(lr);
                 double gnorm;
                 try (Workspace ignored = ws.open()) {
-                    Tensor loss = Functional.crossEntropy(model.forward(x), y);
+                    // the batch goes to the model's device once per step (the identity on the CPU)
+                    Tensor loss = Functional.crossEntropy(model.forward(x), Ops.to(y, model.device()));
                     lastLoss = loss.item();
                     if (!Double.isFinite(lastLoss))
                         throw new IllegalStateException("loss became " + lastLoss + " at step " + (step + 1)

@@ -44,7 +44,7 @@ public final class FashionClassifier extends Module {
 
     /** Penultimate features [N, 128] of images [N, 1, 32, 32]. */
     public Tensor features(Tensor images) {
-        Tensor h = Functional.avgPool2d(Ops.relu(norm1.forward(conv1.forward(images))), 2, 2);
+        Tensor h = Functional.avgPool2d(Ops.relu(norm1.forward(conv1.forward(onDevice(images)))), 2, 2);
         h = Functional.avgPool2d(Ops.relu(norm2.forward(conv2.forward(h))), 2, 2);
         h = Functional.avgPool2d(Ops.relu(norm3.forward(conv3.forward(h))), 2, 2);
         return Ops.relu(fc1.forward(Ops.flatten(h, 1)));

@@ -1,9 +1,12 @@
 package org.tessella.optim;
 
+import org.tessella.autograd.Ops;
 import org.tessella.backend.Backend;
 import org.tessella.backend.Backends;
+import org.tessella.nn.Module;
 import org.tessella.nn.Parameter;
 import org.tessella.tensor.DType;
+import org.tessella.tensor.Device;
 import org.tessella.tensor.Shape;
 import org.tessella.tensor.ShapeException;
 import org.tessella.tensor.Tensor;
@@ -16,6 +19,9 @@ import java.util.Map;
  * AdamW with PyTorch's semantics: bias-corrected moments and decoupled weight decay ({@code p -= lr * wd * p}),
  * applied only to parameters whose {@link Parameter#decay()} is set (two parameter groups: decayed matrices and
  * kernels; undecayed biases, norms and embeddings). One fused backend kernel per parameter.
+ *
+ * <p>The moments live on each parameter's device, made there when the optimizer is built ({@link #to} moves them
+ * later).
  *
  * <p>Gradient accumulation: call backward on k micro-batches, each loss scaled by 1/k, then {@link #step} once;
  * gradients add up in the parameters' buffers until {@link #zeroGrad}.
@@ -42,6 +48,18 @@ public final class AdamW {
             m[i] = be.persistent(DType.F32, p.shape());
             v[i] = be.persistent(DType.F32, p.shape());
         }
+    }
+
+    /**
+     * Moves the moments to {@code device} in place (after {@code Module.to} moved the parameters, for an optimizer
+     * built before that). Returns this optimizer.
+     */
+    public AdamW to(Device device) {
+        for (int i = 0; i < m.length; i++) {
+            Module.moveTo(m[i], device);
+            Module.moveTo(v[i], device);
+        }
+        return this;
     }
 
     /** PyTorch's defaults: betas (0.9, 0.999), eps 1e-8. */
@@ -101,6 +119,6 @@ public final class AdamW {
         if (src == null) throw new IllegalArgumentException("optimizer state lacks " + key + "; the checkpoint was saved by another model or without its optimizer");
         if (!java.util.Arrays.equals(src.shape(), dst.shape()))
             throw new ShapeException("optimizer state " + key + " has shape " + Shape.str(src.shape()) + ", expected " + Shape.str(dst.shape()));
-        Backends.of(dst.device()).copy(src, dst);
+        Ops.copyInto(src, dst);
     }
 }

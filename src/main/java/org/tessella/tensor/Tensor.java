@@ -9,11 +9,12 @@ import java.util.Arrays;
  * requires a gradient and the gradient accumulated so far. The recording of ops lives in the autograd package.
  */
 public final class Tensor {
-    private final Storage storage;
-    private final int offset;
+    // storage, offset, strides and generation change only in setData (a parameter moving to another device)
+    private Storage storage;
+    private int offset;
     private final int[] shape;
-    private final int[] strides;
-    private final int generation;
+    private int[] strides;
+    private int generation;
     private boolean requiresGrad;
     private boolean leaf = true;
     private Tensor grad;
@@ -118,6 +119,23 @@ public final class Tensor {
 
     /** Marks the tensor as the output of a recorded op (called by autograd). */
     public void markNonLeaf() { this.leaf = false; }
+
+    /**
+     * From now on this tensor holds {@code src}'s data (PyTorch's {@code param.data = src}): how {@code Module.to}
+     * moves parameters and buffers to another device while the layers that hold them keep their references. src must
+     * have this shape and outlive workspace steps; the gradient buffer is kept only where it already lives on src's
+     * device (else it is dropped, and the next backward pass makes a new one there).
+     */
+    public void setData(Tensor src) {
+        if (!Arrays.equals(src.shape, shape))
+            throw new ShapeException("setData: tensor of shape " + Shape.str(shape) + " cannot take data of shape " + Shape.str(src.shape));
+        src.checkAlive();
+        this.storage = src.storage;
+        this.offset = src.offset;
+        this.strides = src.strides.clone();
+        this.generation = src.generation;
+        if (grad != null && !grad.device().equals(src.device())) grad = null;
+    }
 
     // ---- views (no data copied, not recorded for autodiff: see autograd.Ops for the differentiable versions) -----
 

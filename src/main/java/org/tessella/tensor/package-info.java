@@ -18,5 +18,7 @@
  * Parameters, gradients and optimizer state are persistent ({@link org.tessella.tensor.Tensor#persistent}).
  * Activations and temporaries come from the thread's open {@link org.tessella.tensor.Workspace}, recycled when the
  * step closes; a tensor used after its step is caught by {@link org.tessella.tensor.Tensor#checkAlive()}.
+ * {@link org.tessella.tensor.Tensor#setData} points a tensor at other storage in place (a parameter moving to another
+ * device: PyTorch's {@code param.data = ...}); shape, autodiff state and identity stay.
  */
 package org.tessella.tensor;

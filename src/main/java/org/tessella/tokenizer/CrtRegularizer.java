@@ -46,15 +46,21 @@ public final class CrtRegularizer extends Module {
         outProj = child("out_proj", new Linear(WIDTH, codeDim, false, init));
     }
 
+    /** The RoPE tables for a number of positions, made once and kept on the device that asks (not per step). */
     private Tensor[] rope(int positions, Device device) {
         Tensor[] t = ropeCache.computeIfAbsent(positions, p -> Functional.ropeTables(p, WIDTH / HEADS, ROPE_BASE));
-        return new Tensor[]{Ops.to(t[0], device), Ops.to(t[1], device)};
+        if (!t[0].device().equals(device)) {
+            t = new Tensor[]{Ops.persistentCopy(t[0], device), Ops.persistentCopy(t[1], device)};
+            ropeCache.put(positions, t);
+        }
+        return t;
     }
 
     /** Predictions [B, T, D]: output i predicts latent i+1 from latents 0..i (causal). x: [B, T, D]. */
     public Tensor forward(Tensor x) {
         if (x.rank() != 3 || x.shape(2) != codeDim)
             throw new ShapeException("crt regularizer: latents " + Shape.str(x.shape()) + " are not [B, N, " + codeDim + "]");
+        x = onDevice(x);
         Tensor[] cs = rope(x.shape(1), x.device());
         Tensor h = inProj.forward(x);
         for (TransformerBlock layer : layers) h = layer.forward(h, cs[0], cs[1]);
@@ -70,6 +76,7 @@ public final class CrtRegularizer extends Module {
     public Tensor loss(Tensor latents, boolean detachTarget) {
         if (latents.rank() != 3 || latents.shape(1) < 2)
             throw new ShapeException("crt regularizer: need [B, N >= 2, D] latents, got " + Shape.str(latents.shape()));
+        latents = onDevice(latents);
         int n = latents.shape(1);
         Tensor pred = forward(Ops.slice(latents, 1, 0, n - 1));
         Tensor target = Ops.slice(latents, 1, 1, n);

@@ -55,7 +55,7 @@ public final class Encoder extends Module {
     /** images [B, 1, 32, 32] to latents [B, codeDim, side, side]. */
     public Tensor forward(Tensor images) {
         checkImages("encoder", images);
-        Tensor h = res[0].forward(convIn.forward(images));
+        Tensor h = res[0].forward(convIn.forward(onDevice(images)));
         for (int i = 0; i < down.length; i++) h = res[i + 1].forward(down[i].forward(h));
         return convOut.forward(Ops.silu(normOut.forward(h)));
     }

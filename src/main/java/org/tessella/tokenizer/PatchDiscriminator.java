@@ -30,7 +30,7 @@ public final class PatchDiscriminator extends Module {
     /** Patch logits [B, 1, 8, 8] for images [B, 1, 32, 32]. */
     public Tensor forward(Tensor images) {
         Encoder.checkImages("discriminator", images);
-        Tensor h = leaky(conv1.forward(images));
+        Tensor h = leaky(conv1.forward(onDevice(images)));
         h = leaky(norm.forward(conv2.forward(h)));
         return conv3.forward(h);
     }

@@ -18,6 +18,7 @@ import org.tessella.optim.AdamW;
 import org.tessella.optim.GradClip;
 import org.tessella.optim.LrSchedule;
 import org.tessella.tensor.DType;
+import org.tessella.tensor.Device;
 import org.tessella.tensor.Tensor;
 import org.tessella.tensor.Workspace;
 
@@ -219,13 +220,16 @@ public final class TokenizerTraining {
         if (stepsPerEpoch == 0)
             throw new IllegalArgumentException("batch " + b + " is larger than the " + train.size() + " training images");
         long total = (long) stepsPerEpoch * cfg.epochs();
+        Device device = model.device(); // the regularizer and the discriminator train where the tokenizer does
         CrtRegularizer crt = regularizer(model.config, cfg);
+        if (crt != null) crt.to(device);
         List<Parameter> params = model.parameters();
         AdamW opt = new AdamW(params, cfg.lr(), 0.9f, 0.95f, 1e-8f, cfg.weightDecay());
         LrSchedule schedule = LrSchedule.warmupCosine(cfg.lr(), cfg.minLr(), cfg.warmupSteps(), total);
         List<Parameter> crtParams = crt == null ? List.of() : crt.parameters();
         AdamW crtOpt = crt == null ? null : new AdamW(crtParams, cfg.crtLr(), 0.9f, 0.95f, 1e-8f, 0.05f);
         PatchDiscriminator disc = cfg.extra().adversarial() > 0 ? new PatchDiscriminator(new Init(cfg.seed() ^ 0xD15CL)) : null;
+        if (disc != null) disc.to(device);
         List<Parameter> discParams = disc == null ? List.of() : disc.parameters();
         AdamW discOpt = disc == null ? null : new AdamW(discParams, cfg.lr(), 0.5f, 0.9f, 1e-8f, 0f);
         LrSchedule crtSchedule = LrSchedule.warmupCosine(cfg.crtLr(), cfg.crtLr() * 0.1f, cfg.warmupSteps(), total);
@@ -267,7 +271,7 @@ public final class TokenizerTraining {
                 if (Long.parseLong(row.get(0)) <= step) curve.add(new ArrayList<>(row));
             if (log != null) log.message("resumed from " + ckpt + " at step " + step + "/" + total);
         }
-        Tensor x = Tensor.persistent(DType.F32, b, 1, VqConfig.IMAGE_SIZE, VqConfig.IMAGE_SIZE);
+        Tensor hostX = Tensor.persistent(DType.F32, b, 1, VqConfig.IMAGE_SIZE, VqConfig.IMAGE_SIZE);
         Tensor y = Tensor.persistent(DType.I32, b);
         Workspace ws = new Workspace();
         long flops0 = FlopCounter.total(), t0 = System.nanoTime(), startStep = step;
@@ -277,7 +281,7 @@ public final class TokenizerTraining {
         model.train(true);
         if (crt != null) crt.train(true);
         while (step < total) {
-            batcher.next(train, x, y);
+            batcher.next(train, hostX, y);
             long now = step + 1;
             float lr = schedule.at(step);
             opt.setLearningRate(lr);
@@ -286,6 +290,7 @@ public final class TokenizerTraining {
             long f0 = FlopCounter.total();
             double loss, rec, crtValue = Double.NaN, gnorm;
             try (Workspace w = ws.open()) {
+                Tensor x = Ops.to(hostX, device); // the batch, uploaded once for the step
                 VqTokenizer.Output o = model.forward(x);
                 Tensor total0 = o.loss();
                 if (cfg.entropyWeight() > 0)

@@ -123,6 +123,7 @@ public final class VqTokenizer extends Module {
     /** Encode, quantize, decode; the losses are ready for {@link Tape#backward}. */
     public Output forward(Tensor images) {
         Encoder.checkImages("tokenizer", images);
+        images = onDevice(images); // once: the encoder and the reconstruction loss share the upload
         VectorQuantizer.Output q = quantizer.forward(encodeLatents(images));
         Tensor recon = decodeCodes(q.quantized());
         Tensor recLoss = Functional.mse(recon, images);
@@ -148,7 +149,7 @@ public final class VqTokenizer extends Module {
         for (int k : indices.toIntArray())
             if (k < 0 || k >= config.codebookSize())
                 throw new IllegalArgumentException("tokenizer: code index " + k + " outside [0, " + config.codebookSize() + ")");
-        return decodeCodes(quantizer.lookup(indices));
+        return decodeCodes(quantizer.lookup(onDevice(indices)));
     }
 
     /** Images [B, 1, 32, 32] from code vectors [B, N, D] in raster order. */

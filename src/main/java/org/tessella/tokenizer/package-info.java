@@ -15,5 +15,8 @@
  * <p>Depends on {@code nn}, {@code optim}, {@code io}, {@code data}, and through them on autograd, backend, tensor
  * (not on {@code ar}: token files are built in {@code eval.TokenProbe.tokenFile}). The stage-2 probe of a tokenizer's tokens is
  * {@code eval.TokenProbe}, not here.
+ *
+ * <p>Training runs on the tokenizer's device ({@code model.to(device)} first): the regularizer and the discriminator
+ * are moved beside it, each batch is uploaded once per step, usage statistics and losses are read back per step.
  */
 package org.tessella.tokenizer;
