@@ -9,6 +9,18 @@ import org.tessella.cuda.CudaBackend;
 import org.tessella.cuda.CudaUnavailableException;
 import org.tessella.cuda.DevicePool;
 import org.tessella.cuda.GemmPrecision;
+import org.tessella.autograd.Functional;
+import org.tessella.autograd.Ops;
+import org.tessella.data.Dataset;
+import org.tessella.data.SyntheticImages;
+import org.tessella.diffusion.CacheBaselines;
+import org.tessella.diffusion.CacheSchedule;
+import org.tessella.diffusion.DdimSampler;
+import org.tessella.diffusion.Dit;
+import org.tessella.diffusion.DitBlock;
+import org.tessella.diffusion.DitConfig;
+import org.tessella.diffusion.GaussianDiffusion;
+import org.tessella.diffusion.LearnToCache;
 import org.tessella.nn.Init;
 import org.tessella.nn.Module;
 import org.tessella.nn.Parameter;
@@ -29,8 +41,9 @@ import java.util.function.Supplier;
 
 /**
  * The model stack on a GPU against the CPU, above the backend's own checks ({@code org.tessella.cuda.CudaSelfTest}):
- * one training step of gpt-s and of vq-s built from the same seed on both (the loss, every gradient, the gradient
- * norm and every parameter after clipping and AdamW, in float32), and device memory in use after 1000 steps of a
+ * one training step of gpt-s, vq-s and dit-s built from the same seed on both (the loss, every gradient, the gradient
+ * norm and every parameter after clipping and AdamW, in float32), cached DDIM sampling and a few Learning-to-Cache
+ * router updates of dit-s, and device memory in use after 1000 steps of a
  * small transformer equal to that after 10. Shared by tools/cuda-check (this class's {@link #main}, on a GPU machine
  * without Maven) and the JUnit test {@code org.tessella.cuda.ModelTrainingTest}. It lives in {@code cli} because it
  * needs the model packages and the CUDA backend together, and only {@code cli} may use both.
@@ -103,7 +116,104 @@ public final class CudaModelChecks {
                 TOLERANCE, () -> gptStep(device)));
         c.add(new Check("vq-s training step (batch 2) on " + device + " vs cpu: loss, gradients, parameters after AdamW",
                 TOLERANCE, () -> vqStep(device)));
+        c.add(new Check("dit-s training step (batch 4) on " + device + " vs cpu: loss, gradients, parameters after AdamW",
+                TOLERANCE, () -> ditStep(device)));
+        c.add(new Check("dit-s DDIM-10 with CFG and a cache schedule on " + device + " vs cpu: images, and the cache's effect",
+                TOLERANCE, () -> ditCachedSampling(device)));
+        c.add(new Check("learn-cache (3 router updates, dit-s) on " + device + " vs cpu: router logits", TOLERANCE,
+                () -> ditLearnCache(device)));
         return c;
+    }
+
+    /** dit-s from seed 1 with its zero-initialised modulations and head made random, so every weight matters. */
+    static Dit randomDit() {
+        Dit d = new Dit(DitConfig.preset("dit-s"), new Init(1));
+        long salt = 20;
+        for (Tensor t : List.of(d.finalModulation.weight, d.finalModulation.bias, d.finalLinear.weight, d.finalLinear.bias))
+            Backends.cpu().randomNormal(t, salt++, 0, 0f, 0.02f);
+        for (DitBlock b : d.blocks) {
+            Backends.cpu().randomNormal(b.modulation.weight, salt++, 0, 0f, 0.02f);
+            Backends.cpu().randomNormal(b.modulation.bias, salt++, 0, 0f, 0.1f);
+        }
+        return d;
+    }
+
+    /** The train-dit loss: noised images at per-row timesteps, one label dropped to the null class. */
+    static Outcome ditStep(Device device) {
+        DitConfig c = DitConfig.preset("dit-s");
+        int batch = 4, img = c.channels() * c.imageSize() * c.imageSize();
+        float[] px = new float[batch * img];
+        for (int i = 0; i < px.length; i++) px[i] = 2f * Philox.uniform(15, i) - 1f;
+        int[] ts = {999, 500, 37, 0}, lb = {3, 7, 0, c.classes()};
+        float[] tf = {999, 500, 37, 0};
+        GaussianDiffusion diffusion = new GaussianDiffusion();
+        return stepAgainstCpu(device, CudaModelChecks::randomDit, m -> {
+            Dit d = (Dit) m;
+            Tensor x0 = Ops.to(Tensor.of(px, batch, c.channels(), c.imageSize(), c.imageSize()), d.device());
+            Tensor eps = Ops.to(Ops.randn(16, 0, batch, c.channels(), c.imageSize(), c.imageSize()), d.device());
+            return Functional.mse(d.forward(diffusion.noised(x0, eps, ts), tf, Tensor.ofInts(lb, batch)), eps);
+        }, 0.999f, 0f);
+    }
+
+    /** A cache schedule that skips about a third of the cache-step sub-layers (a fixed pattern). */
+    static CacheSchedule someSkipped(int steps, int depth) {
+        boolean[][] keep = new boolean[steps / 2][2 * depth];
+        for (int i = 0; i < keep.length; i++) for (int j = 0; j < keep[i].length; j++) keep[i][j] = (i + 2 * j) % 3 != 0;
+        return CacheBaselines.ofMask(steps, depth, keep);
+    }
+
+    static Outcome ditCachedSampling(Device device) {
+        return withFp32(device, () -> {
+            int[] labels = {0, 4, 9, 2};
+            DdimSampler sampler = new DdimSampler(10);
+            Dit cpu = randomDit(), dev = (Dit) randomDit().to(device);
+            CacheSchedule s = someSkipped(10, cpu.config.depth());
+            float[] want = sampler.sample(cpu, labels, 2f, 5, s, 0.5f, DdimSampler.Skipped.REUSE, 3);
+            float[] got = sampler.sample(dev, labels, 2f, 5, s, 0.5f, DdimSampler.Skipped.REUSE, 3);
+            float[] full = sampler.sample(cpu, labels, 2f, 5, null, 0.5f, DdimSampler.Skipped.REUSE, 3);
+            double error = normError(got, want), effect = normError(full, want);
+            // the comparison means something only if caching changes the images by far more than the devices differ
+            return new Outcome(effect > 100 * error ? error : Double.POSITIVE_INFINITY, String.format(Locale.ROOT,
+                    "%d images; caching %.0f%% of the cache steps' sub-layers moves them by %.2e", labels.length,
+                    100 * s.skipped(0.5f)[2], effect));
+        });
+    }
+
+    static Outcome ditLearnCache(Device device) {
+        return withFp32(device, () -> {
+            DitConfig c = DitConfig.preset("dit-s");
+            Dataset images = SyntheticImages.shapes(8, c.imageSize(), c.imageSize(), 6, 17);
+            LearnToCache.Config cfg = new LearnToCache.Config(3, 4, 0.1f, 0.01f, 1, 0.1f);
+            CacheSchedule want = LearnToCache.learn(randomDit(), images, 10, cfg, null);
+            CacheSchedule got = LearnToCache.learn((Dit) randomDit().to(device), images, 10, cfg, null);
+            float[] w = flat(want.logits()), g = flat(got.logits()), start = flat(new Init(cfg.seed()).normal(0f, 1f, 5, 2 * c.depth()));
+            double moved = normError(start, w);
+            return new Outcome(moved > 0 ? normError(g, w) : Double.POSITIVE_INFINITY, String.format(Locale.ROOT,
+                    "%d logits; the updates moved them by %.2e from their start", w.length, moved));
+        });
+    }
+
+    private static float[] flat(float[][] rows) {
+        int n = 0;
+        for (float[] r : rows) n += r.length;
+        float[] out = new float[n];
+        int k = 0;
+        for (float[] r : rows) for (float v : r) out[k++] = v;
+        return out;
+    }
+
+    private static float[] flat(Tensor t) { return t.toFloatArray(); }
+
+    /** Runs a comparison with the device's matrix products in FP32, restoring the setting after. */
+    private static Outcome withFp32(Device device, Supplier<Outcome> run) {
+        Backend gpu = Backends.of(device);
+        GemmPrecision before = gpu instanceof CudaBackend cb ? cb.matmulPrecision() : null;
+        if (gpu instanceof CudaBackend cb) cb.setMatmulPrecision(GemmPrecision.FP32);
+        try {
+            return run.get();
+        } finally {
+            if (gpu instanceof CudaBackend cb) cb.setMatmulPrecision(before);
+        }
     }
 
     // ---- one training step on both devices ------------------------------------------------------------------------
@@ -148,10 +258,7 @@ public final class CudaModelChecks {
      */
     static Outcome stepAgainstCpu(Device device, Supplier<Module> build, Function<Module, Tensor> lossOf, float beta2,
                                   float weightDecay) {
-        Backend gpu = Backends.of(device);
-        GemmPrecision before = gpu instanceof CudaBackend cb ? cb.matmulPrecision() : null;
-        if (gpu instanceof CudaBackend cb) cb.setMatmulPrecision(GemmPrecision.FP32);
-        try {
+        return withFp32(device, () -> {
             StepResult cpu = step(build.get(), lossOf, beta2, weightDecay);
             StepResult dev = step(build.get().to(device), lossOf, beta2, weightDecay);
             Worst w = new Worst();
@@ -165,9 +272,7 @@ public final class CudaModelChecks {
             for (int i = 0; i < cpu.names.size(); i++) w.add("param " + cpu.names.get(i), dev.params.get(i), cpu.params.get(i));
             return new Outcome(w.error, String.format(Locale.ROOT, "loss %.7f vs %.7f, %d gradients (worst %.2e), worst of all: %s",
                     dev.loss, cpu.loss, cpu.names.size(), gradWorst, w.where));
-        } finally {
-            if (gpu instanceof CudaBackend cb) cb.setMatmulPrecision(before);
-        }
+        });
     }
 
     private record StepResult(double loss, double gradNorm, List<String> names, List<float[]> grads, List<float[]> params) {}

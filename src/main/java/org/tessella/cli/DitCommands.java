@@ -14,6 +14,7 @@ import org.tessella.eval.CacheStudyReport;
 import org.tessella.eval.FrechetDistance;
 import org.tessella.io.Png;
 import org.tessella.io.TrainingLog;
+import org.tessella.tensor.Device;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,13 +50,15 @@ final class DitCommands {
                       --limit N        training images to draw from (default all)
                       --seed S         seed (default 1)
                       --data DIR       Fashion-MNIST IDX directory
-                      --threads N      worker threads""".formatted(d.iterations(), d.batch(), d.lr());
+                      --threads N      worker threads
+                      --device D       cpu (default) or cuda[:N]: run the DiT there""".formatted(d.iterations(), d.batch(), d.lr());
         }
 
         @Override public int run(String[] argv) throws Exception {
             Args a = Args.parse(name(), argv, Set.of("dit", "steps", "lambda", "out", "iterations", "batch", "lr", "theta", "limit", "seed",
-                    "data", "threads"), Set.of());
+                    "data", "threads", "device"), Set.of());
             Main.configureThreads(a);
+            Device device = Main.device(a);
             Path out = a.requiredPath(name(), "out");
             int steps = a.integer("steps", 0);
             if (steps < 2) throw new UsageException("--steps N (at least 2) is required");
@@ -67,6 +70,7 @@ final class DitCommands {
             LearnToCache.Config cfg = new LearnToCache.Config(a.integer("iterations", d.iterations()), a.integer("batch", d.batch()),
                     a.number("lr", d.lr()), lambda, a.longValue("seed", d.seed()), d.classDropout());
             Dit dit = DitTraining.load(a.requiredPath(name(), "dit"), true);
+            dit.to(device);
             Dataset train = FashionMnist.load(a.path("data"), FashionMnist.Split.TRAIN, a.integer("limit", FashionMnist.Split.TRAIN.count()));
             CacheSchedule s;
             try (TrainingLog log = new TrainingLog("learn-cache", "img", cfg.iterations(), null)) {
@@ -103,19 +107,22 @@ final class DitCommands {
                       --classifier DIR   score the samples
                       --json FILE        also write the numbers as JSON
                       --data DIR         Fashion-MNIST IDX directory (for the Frechet reference)
-                      --threads N        worker threads""";
+                      --threads N        worker threads
+                      --device D         cpu (default) or cuda[:N]: sample there (the classifier stays on the CPU)""";
         }
 
         @Override public int run(String[] argv) throws Exception {
             Args a = Args.parse(name(), argv, Set.of("dit", "steps", "out", "cache", "theta", "per-class", "batch", "cfg", "seed", "classifier", "json",
-                    "data", "threads"), Set.of());
+                    "data", "threads", "device"), Set.of());
             Main.configureThreads(a);
+            Device device = Main.device(a);
             Path out = a.requiredPath(name(), "out");
             int steps = a.integer("steps", 0), per = a.integer("per-class", 10), batch = a.integer("batch", 250);
             if (steps < 1 || per < 1 || batch < 1) throw new UsageException("--steps, --per-class and --batch must be at least 1");
             float theta = a.number("theta", 0.1f), cfg = a.number("cfg", 1.5f);
             if (!(theta >= 0 && theta <= 1)) throw new UsageException("--theta must be in [0, 1], got " + theta);
             Dit dit = DitTraining.load(a.requiredPath(name(), "dit"), true);
+            dit.to(device);
             DdimSampler sampler;
             try {
                 sampler = new DdimSampler(steps);
@@ -139,6 +146,7 @@ final class DitCommands {
             m.put("steps", steps);
             m.put("samples", n);
             m.put("cfg", cfg);
+            m.put("device", device.toString());
             m.put("seconds", secs);
             m.put("flops_per_sample", flops / (double) n);
             if (schedule != null) {
@@ -216,7 +224,9 @@ final class DitCommands {
                                           JVM on a quiet machine with fewer samples) instead of OUT's own
                       --seed S            seed (default 1)
                       --data DIR          Fashion-MNIST IDX directory
-                      --threads N         worker threads""".formatted("10,16,20,40,50", "20,50", d.samples(), d.batch(), d.cfg(), d.theta(),
+                      --threads N         worker threads
+                      --device D          cpu (default) or cuda[:N]: the DiT samples and learns there (the classifier
+                                          stays on the CPU); each result records where it was timed""".formatted("10,16,20,40,50", "20,50", d.samples(), d.batch(), d.cfg(), d.theta(),
                     d.learn().iterations(), d.learn().batch(), d.learn().lr());
         }
 
@@ -245,8 +255,10 @@ final class DitCommands {
 
         @Override public int run(String[] argv) throws Exception {
             Args a = Args.parse(name(), argv, Set.of("dit", "classifier", "lambda", "out", "samples", "batch", "cfg", "theta", "ddim", "cached",
-                    "sweep", "thetas", "iterations", "learn-batch", "lr", "only", "seed", "data", "threads", "timing"), Set.of("schedules-only", "report-only"));
+                    "sweep", "thetas", "iterations", "learn-batch", "lr", "only", "seed", "data", "threads", "timing", "device"),
+                    Set.of("schedules-only", "report-only"));
             Main.configureThreads(a);
+            Device device = Main.device(a);
             Path out = a.requiredPath(name(), "out");
             if (!a.has("lambda")) throw new UsageException("--lambda L is required");
             float lambda = a.number("lambda", 0f), theta = a.number("theta", 0.1f);
@@ -266,6 +278,7 @@ final class DitCommands {
             }
             if (!a.flag("report-only")) {
                 Dit dit = DitTraining.load(a.requiredPath(name(), "dit"), true);
+                dit.to(device);
                 Dataset[] train = new Dataset[1]; // loaded only if a schedule has to be learned
                 java.util.function.Supplier<Dataset> trainImages = () -> train[0] != null ? train[0]
                         : (train[0] = FashionMnist.load(a.path("data"), FashionMnist.Split.TRAIN));

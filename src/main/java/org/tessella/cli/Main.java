@@ -54,7 +54,8 @@ public final class Main {
         for (Command c : commands()) sb.append(String.format("  %-18s %s%n", c.name(), c.summary()));
         sb.append("\nthreads: --threads N on any command, or TESSELLA_THREADS (default: all cores, now ")
                 .append(Runtime.getRuntime().availableProcessors()).append(")");
-        sb.append("\ndevice: --device cuda (or cuda:N) on train-classifier, train-tokenizer, train-ar, sample and bench; default cpu");
+        sb.append("\ndevice: --device cuda (or cuda:N) on train-classifier, train-tokenizer, train-ar, sample, bench, train-dit,\n"
+                + "        learn-cache, sample-dit and cache-study; default cpu");
         return sb.toString();
     }
 

@@ -1,6 +1,5 @@
 package org.tessella.cli;
 
-import org.tessella.cpu.WorkerPool;
 import org.tessella.data.Dataset;
 import org.tessella.data.FashionMnist;
 import org.tessella.diffusion.Dit;
@@ -10,6 +9,7 @@ import org.tessella.io.Checkpoint;
 import org.tessella.io.Json;
 import org.tessella.io.TrainingLog;
 import org.tessella.nn.Init;
+import org.tessella.tensor.Device;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,13 +44,17 @@ final class TrainDitCommand implements Command {
                   --data DIR           directory with the Fashion-MNIST IDX files
                   --resume DIR         continue the run in DIR from its checkpoint, to the same bits
                   --stop-after N       stop (with a checkpoint) after step N
-                  --threads N          worker threads""".formatted(d.epochs(), d.batch(), d.lr(), d.emaDecay());
+                  --threads N          worker threads
+                  --device D           cpu (default) or cuda[:N]: train on that device; the noise, timesteps and label
+                                       drops are drawn on the host, so the run is the same one on every device, and
+                                       checkpoints do not depend on it (a run may resume on another device)""".formatted(d.epochs(), d.batch(), d.lr(), d.emaDecay());
     }
 
     @Override public int run(String[] argv) throws Exception {
         Args a = Args.parse(name(), argv, Set.of("out", "model", "epochs", "batch", "lr", "ema", "seed", "limit", "data", "resume",
-                "stop-after", "threads"), Set.of());
+                "stop-after", "threads", "device"), Set.of());
         Main.configureThreads(a);
+        Device device = Main.device(a);
         boolean resume = a.has("resume");
         Path out = resume ? a.requiredPath(name(), "resume") : a.requiredPath(name(), "out");
         DitConfig mc;
@@ -84,9 +88,10 @@ final class TrainDitCommand implements Command {
         Dataset train = FashionMnist.load(a.path("data"), FashionMnist.Split.TRAIN, limit);
         Files.createDirectories(out);
         Dit model = new Dit(mc, new Init(cfg.seed()));
+        model.to(device); // built on the CPU from the seed, so a run starts from the same weights on every device
         long steps = (long) (train.size() / cfg.batch()) * cfg.epochs();
-        System.out.printf("train-dit: %s (%d tokens, width %d, %d blocks), %,d parameters, %d images, %d steps, %d threads%n",
-                mc.name(), mc.tokens(), mc.width(), mc.depth(), model.parameterCount(), train.size(), steps, WorkerPool.global().threads());
+        System.out.printf("train-dit: %s (%d tokens, width %d, %d blocks), %,d parameters, %d images, %d steps, %s%n",
+                mc.name(), mc.tokens(), mc.width(), mc.depth(), model.parameterCount(), train.size(), steps, Main.where(device));
         DitTraining.Result r;
         try (TrainingLog log = new TrainingLog("dit", "img", steps, out.resolve("train.log"))) {
             r = DitTraining.train(model, train, cfg, out, resume, log);
@@ -99,6 +104,7 @@ final class TrainDitCommand implements Command {
         m.put("train_seconds", r.trainSeconds());
         m.put("images_per_second", r.imagesPerSecond());
         m.put("train_flops", r.trainFlops());
+        m.put("device", device.toString());
         TrainClassifierCommand.writeJson(out.resolve("metrics.json"), m);
         System.out.printf(Locale.ROOT, "final loss %.5f, %.0f images/s, %.1f s; wrote %s%n", r.finalLoss(), r.imagesPerSecond(), r.trainSeconds(),
                 out.resolve("metrics.json"));

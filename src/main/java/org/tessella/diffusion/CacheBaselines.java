@@ -118,7 +118,7 @@ public final class CacheBaselines {
                 });
                 return eps;
             };
-        }, labels, model.nullClass(), cfg, seed, 0, model.config.channels(), model.config.imageSize());
+        }, labels, model.nullClass(), cfg, seed, 0, model.config.channels(), model.config.imageSize(), model.device());
         for (int i = 0; i < pairs; i++)
             for (int j = 0; j < width; j++) sum[i][j] = Math.sqrt(sum[i][j] / Math.max(1, count[i]));
         return sum;

@@ -2,6 +2,7 @@ package org.tessella.diffusion;
 
 import org.tessella.autograd.Ops;
 import org.tessella.autograd.Tape;
+import org.tessella.tensor.Device;
 import org.tessella.tensor.Tensor;
 import org.tessella.tensor.Workspace;
 
@@ -41,7 +42,7 @@ public final class DdimSampler {
 
     /** Samples [n, C, H, W] for the labels (one image each), deterministic for a seed. */
     public float[] sample(NoiseModel model, int[] labels, int nullLabel, float cfg, long seed, int channels, int size) {
-        return sample(position -> model, labels, nullLabel, cfg, seed, 0, channels, size);
+        return sample(position -> model, labels, nullLabel, cfg, seed, 0, channels, size, Device.CPU);
     }
 
     /** What a cache step does with the sub-layers its schedule skips. */
@@ -79,7 +80,8 @@ public final class DdimSampler {
         float[] out = new float[n * image];
         for (int r0 = 0; r0 < n; r0 += batch) {
             int[] part = java.util.Arrays.copyOfRange(labels, r0, Math.min(n, r0 + batch));
-            float[] x = sample(stepModels(model, masks, skipped), part, model.nullClass(), cfg, seed, r0, mc.channels(), mc.imageSize());
+            float[] x = sample(stepModels(model, masks, skipped), part, model.nullClass(), cfg, seed, r0, mc.channels(), mc.imageSize(),
+                    model.device());
             System.arraycopy(x, 0, out, r0 * image, x.length);
         }
         return out;
@@ -103,8 +105,11 @@ public final class DdimSampler {
         NoiseModel at(int position);
     }
 
-    /** Samples images firstRow, firstRow + 1, ... of the seed's noise stream. */
-    float[] sample(StepModel models, int[] labels, int nullLabel, float cfg, long seed, long firstRow, int channels, int size) {
+    /**
+     * Samples images firstRow, firstRow + 1, ... of the seed's noise stream. The noise is drawn on the host (the same
+     * bits on every device); each step uploads x to {@code device}, where the models compute, and reads it back.
+     */
+    float[] sample(StepModel models, int[] labels, int nullLabel, float cfg, long seed, long firstRow, int channels, int size, Device device) {
         int n = labels.length;
         float[] x = Ops.randn(seed, firstRow * channels * size * size, n, channels, size, size).toFloatArray();
         Workspace ws = new Workspace();
@@ -112,7 +117,7 @@ public final class DdimSampler {
             for (int i = 0; i < timesteps.length; i++) {
                 int t = timesteps[i], prev = i + 1 < timesteps.length ? timesteps[i + 1] : -1;
                 try (Workspace w = ws.open()) {
-                    Tensor xt = Tensor.of(x, n, channels, size, size);
+                    Tensor xt = Ops.to(Tensor.of(x, n, channels, size, size), device);
                     Tensor eps = guidedEps(models.at(i), xt, t, labels, nullLabel, cfg);
                     x = diffusion.ddimStep(xt, eps, t, prev).toFloatArray();
                 }

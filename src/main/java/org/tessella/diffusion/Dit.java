@@ -90,16 +90,20 @@ public final class Dit extends Module {
         return Tensor.of(out, t.length, DitConfig.TIME_FEATURES);
     }
 
-    /** SiLU(c) [B, D] for timesteps t (DDPM step indices, as floats) and labels y (I32 [B], the null label allowed). */
+    /**
+     * SiLU(c) [B, D] for timesteps t (DDPM step indices, as floats) and labels y (I32 [B], the null label allowed; on
+     * any device, uploaded to the model's like the timestep features).
+     */
     public Tensor conditioning(float[] t, Tensor labels) {
         if (labels.rank() != 1 || labels.shape(0) != t.length)
             throw new ShapeException("dit: labels " + Shape.str(labels.shape()) + " do not match " + t.length + " timesteps");
-        Tensor te = timeFc2.forward(Ops.silu(timeFc1.forward(timestepFeatures(t))));
-        return Ops.silu(Ops.add(te, classEmbed.forward(labels)));
+        Tensor te = timeFc2.forward(Ops.silu(timeFc1.forward(onDevice(timestepFeatures(t)))));
+        return Ops.silu(Ops.add(te, classEmbed.forward(onDevice(labels))));
     }
 
-    /** Patch tokens plus positions [B, T, D] for images [B, C, H, W]. */
+    /** Patch tokens plus positions [B, T, D] for images [B, C, H, W] (on any device: uploaded to the model's). */
     public Tensor embed(Tensor images) {
+        images = onDevice(images);
         if (images.rank() != 4 || images.shape(1) != config.channels() || images.shape(2) != config.imageSize() || images.shape(3) != config.imageSize())
             throw new ShapeException("dit: images " + Shape.str(images.shape()) + " are not [B, " + config.channels() + ", "
                     + config.imageSize() + ", " + config.imageSize() + "]");

@@ -164,8 +164,10 @@ public final class DitTraining {
             long f0 = FlopCounter.total();
             double loss, gnorm;
             try (Workspace w = ws.open()) {
-                Tensor x0 = Tensor.of(images, b, mc.channels(), mc.imageSize(), mc.imageSize());
-                Tensor eps = Ops.randn(cfg.seed() ^ NOISE_SALT, step * (long) b * img, b, mc.channels(), mc.imageSize(), mc.imageSize());
+                // drawn on the host (the same bits on every device), uploaded once
+                Tensor x0 = Ops.to(Tensor.of(images, b, mc.channels(), mc.imageSize(), mc.imageSize()), model.device());
+                Tensor eps = Ops.to(Ops.randn(cfg.seed() ^ NOISE_SALT, step * (long) b * img, b, mc.channels(), mc.imageSize(), mc.imageSize()),
+                        model.device());
                 Tensor l = Functional.mse(model.forward(diffusion.noised(x0, eps, ts), tf, Tensor.ofInts(labels, b)), eps);
                 loss = l.item();
                 if (!Double.isFinite(loss))

@@ -44,7 +44,7 @@ public final class GaussianDiffusion {
         int[] col = new int[x0.rank()];
         java.util.Arrays.fill(col, 1);
         col[0] = b;
-        return Ops.add(Ops.mul(x0, Tensor.of(a, col)), Ops.mul(eps, Tensor.of(s, col)));
+        return Ops.add(Ops.mul(x0, Ops.to(Tensor.of(a, col), x0.device())), Ops.mul(eps, Ops.to(Tensor.of(s, col), x0.device())));
     }
 
     /**

@@ -65,7 +65,7 @@ public final class LearnToCache {
         int[] ts = GaussianDiffusion.respaced(steps);
         int pairs = steps / 2, width = mc.subLayers();
         if (pairs == 0) throw new IllegalArgumentException("learn-cache: " + steps + " steps have no cache step");
-        Tensor logits = new Init(cfg.seed()).normal(0f, 1f, pairs, width).requiresGrad(true);
+        Tensor logits = Ops.persistentCopy(new Init(cfg.seed()).normal(0f, 1f, pairs, width), model.device()).requiresGrad(true);
         AdamW opt = new AdamW(List.of(new Parameter("router", logits, false)), cfg.lr(), 0.9f, 0.999f, 1e-8f, 0f);
         boolean[] trainable = new boolean[model.parameters().size()];
         List<Parameter> params = model.parameters();
@@ -89,8 +89,9 @@ public final class LearnToCache {
                 int pair = Philox.below(cfg.seed() ^ 0xCAC4EL, it, pairs);
                 double loss;
                 try (Workspace w = ws.open()) {
-                    Tensor x0 = Tensor.of(images, b, mc.channels(), mc.imageSize(), mc.imageSize());
-                    Tensor noise = Ops.randn(cfg.seed() ^ 0x4015EL, (long) it * b * img, b, mc.channels(), mc.imageSize(), mc.imageSize());
+                    Tensor x0 = Ops.to(Tensor.of(images, b, mc.channels(), mc.imageSize(), mc.imageSize()), model.device());
+                    Tensor noise = Ops.to(Ops.randn(cfg.seed() ^ 0x4015EL, (long) it * b * img, b, mc.channels(), mc.imageSize(), mc.imageSize()),
+                            model.device());
                     Tensor l = loss(model, Ops.slice(logits, 0, pair, pair + 1), x0, labels, noise, ts[2 * pair], ts[2 * pair + 1], cfg.lambda());
                     loss = l.item();
                     opt.zeroGrad();

@@ -74,7 +74,7 @@ public final class CacheStudy {
 
     /** The measured numbers of one configuration. */
     public record Result(Spec spec, int samples, double seconds, double flopsPerSample, double skippedAttention, double skippedMlp,
-                         double fd, double fdStd, double classAccuracy, int threads, String session) {
+                         double fd, double fdStd, double classAccuracy, int threads, String device, String session) {
         Map<String, Object> toJson() {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("name", spec.name);
@@ -91,6 +91,7 @@ public final class CacheStudy {
             m.put("fd_std", fdStd);
             m.put("class_accuracy", classAccuracy);
             m.put("threads", threads);
+            m.put("device", device);
             m.put("session", session);
             return m;
         }
@@ -98,7 +99,8 @@ public final class CacheStudy {
         static Result fromJson(Json.Obj o) {
             Spec s = new Spec(o.string("name"), o.string("kind"), o.integer("steps"), (float) o.number("lambda"), (float) o.number("theta"));
             return new Result(s, o.integer("samples"), o.number("seconds"), o.number("flops_per_sample"), o.number("skipped_attention"),
-                    o.number("skipped_mlp"), o.number("fd"), o.number("fd_std"), o.number("class_accuracy"), o.integer("threads"), o.string("session"));
+                    o.number("skipped_mlp"), o.number("fd"), o.number("fd_std"), o.number("class_accuracy"), o.integer("threads"), o.string("device", "cpu"),
+                    o.string("session"));
         }
     }
 
@@ -285,6 +287,6 @@ public final class CacheStudy {
         double fdStd = FrechetDistance.bootstrapStd(features, n, FashionClassifier.FEATURES, reference, c.bootstrapDraws(), c.seed() ^ 0xB007L);
         double[] skip = schedule == null ? new double[3] : schedule.skipped(s.theta());
         return new Result(s, n, seconds, flops / (double) n, skip[0], skip[1], fd, fdStd, FrechetDistance.classAccuracy(classifier, images, labels),
-                WorkerPool.global().threads(), session);
+                WorkerPool.global().threads(), dit.device().toString(), session);
     }
 }

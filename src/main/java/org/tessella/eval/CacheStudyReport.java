@@ -27,7 +27,7 @@ public final class CacheStudyReport {
     private CacheStudyReport() {}
 
     static final List<String> COLUMNS = List.of("name", "kind", "steps", "lambda", "theta", "samples", "ms_per_sample", "speedup",
-            "gflops_per_sample", "skipped_attention", "skipped_mlp", "fd", "fd_std", "class_accuracy", "threads");
+            "gflops_per_sample", "skipped_attention", "skipped_mlp", "fd", "fd_std", "class_accuracy", "threads", "device");
 
     static Optional<Result> find(List<Result> rs, String name) { return rs.stream().filter(r -> r.spec().name().equals(name)).findFirst(); }
 
@@ -43,7 +43,7 @@ public final class CacheStudyReport {
         for (Result r : rs) {
             Optional<Result> t = find(timing, r.spec().name());
             out.add(t.map(x -> new Result(r.spec(), r.samples(), x.seconds() * r.samples() / x.samples(), r.flopsPerSample(), r.skippedAttention(),
-                    r.skippedMlp(), r.fd(), r.fdStd(), r.classAccuracy(), x.threads(), x.session())).orElse(r));
+                    r.skippedMlp(), r.fd(), r.fdStd(), r.classAccuracy(), x.threads(), x.device(), x.session())).orElse(r));
         }
         return out;
     }
@@ -81,8 +81,10 @@ public final class CacheStudyReport {
             find(rs, "l2c-" + n).ifPresent(l -> {
                 StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "At L2C-%d's number of skipped sub-layers, FD: L2C %.2f", n, l.fd()));
                 for (Result r : base) b.append(String.format(Locale.ROOT, ", %s %.2f", r.spec().kind(), r.fd()));
-                long beaten = base.stream().filter(r -> l.fd() < r.fd()).count();
-                b.append(String.format(Locale.ROOT, " (L2C is best of %d in %d of %d comparisons).", base.size() + 1, beaten, base.size()));
+                long lower = base.stream().filter(r -> l.fd() < r.fd()).count();
+                List<String> beyond = base.stream().filter(r -> l.fd() < r.fd() && !withinNoise(l, r)).map(r -> r.spec().kind()).toList();
+                b.append(String.format(Locale.ROOT, ": L2C's FD is lower than %d of the %d baselines, beyond noise against %s.", lower, base.size(),
+                        beyond.isEmpty() ? "none" : String.join(", ", beyond)));
                 out.add(b.toString());
             });
         }
@@ -95,7 +97,7 @@ public final class CacheStudyReport {
             rows.add(List.of(r.spec().name(), r.spec().kind(), r.spec().steps(), r.spec().cached() ? CacheStudy.number(r.spec().lambda()) : "",
                     r.spec().cached() ? CacheStudy.number(r.spec().theta()) : "", r.samples(), fmt("%.2f", msPerSample(r)), fmt("%.2f", speedup(rs, r)),
                     fmt("%.3f", r.flopsPerSample() / 1e9), fmt("%.2f", r.skippedAttention()), fmt("%.2f", r.skippedMlp()), fmt("%.2f", r.fd()),
-                    fmt("%.2f", r.fdStd()), fmt("%.3f", r.classAccuracy()), r.threads()));
+                    fmt("%.2f", r.fdStd()), fmt("%.3f", r.classAccuracy()), r.threads(), r.device()));
         return rows;
     }
 

@@ -69,7 +69,7 @@ class LearnToCacheTest {
                 calls[0]++;
                 return !cacheStep ? record.branch(j, () -> computed) : keep[j] ? computed : cache.saved(j);
             });
-        }, labels, m.nullClass(), 2f, 11, 0, 1, 8);
+        }, labels, m.nullClass(), 2f, 11, 0, 1, 8, m.device());
         assertArrayEquals(slow, fast, 0f);
         assertEquals(steps * width, calls[0], "the reference computes every branch");
         double[] skipped = s.skipped(0.5f);

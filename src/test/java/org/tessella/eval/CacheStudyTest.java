@@ -67,7 +67,7 @@ class CacheStudyTest {
         assertTrue(Files.exists(dir.resolve("weights-4.svg")) && Files.exists(dir.resolve("change-4.svg")) && Files.exists(dir.resolve("grids/greedy-4.png")));
         assertEquals(names.size() + 1, Files.readAllLines(dir.resolve("results.csv")).size());
 
-        List<CacheStudy.Result> timed = CacheStudyReport.withTiming(rs, List.of(new CacheStudy.Result(l2c.spec(), 10, 2.0, 0, 0, 0, 0, 0, 0, 7, "t")));
+        List<CacheStudy.Result> timed = CacheStudyReport.withTiming(rs, List.of(new CacheStudy.Result(l2c.spec(), 10, 2.0, 0, 0, 0, 0, 0, 0, 7, "cpu", "t")));
         CacheStudy.Result t = CacheStudyReport.find(timed, "l2c-4").orElseThrow();
         assertEquals(4.0, t.seconds(), 1e-12, "2 s for 10 samples is 4 s for 20");
         assertEquals(l2c.fd(), t.fd());
