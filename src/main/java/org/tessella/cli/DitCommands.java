@@ -222,6 +222,8 @@ final class DitCommands {
                       --report-only       write the report from what is measured
                       --timing DIR        take the times from the study in DIR (e.g. every configuration timed in one
                                           JVM on a quiet machine with fewer samples) instead of OUT's own
+                      --timing-rounds R   time every configuration R times in interleaved rounds and keep the median
+                                          (default 1; the first round also gives FD and the samples)
                       --seed S            seed (default 1)
                       --data DIR          Fashion-MNIST IDX directory
                       --threads N         worker threads
@@ -255,7 +257,7 @@ final class DitCommands {
 
         @Override public int run(String[] argv) throws Exception {
             Args a = Args.parse(name(), argv, Set.of("dit", "classifier", "lambda", "out", "samples", "batch", "cfg", "theta", "ddim", "cached",
-                    "sweep", "thetas", "iterations", "learn-batch", "lr", "only", "seed", "data", "threads", "timing", "device"),
+                    "sweep", "thetas", "iterations", "learn-batch", "lr", "only", "seed", "data", "threads", "timing", "device", "timing-rounds"),
                     Set.of("schedules-only", "report-only"));
             Main.configureThreads(a);
             Device device = Main.device(a);
@@ -272,7 +274,7 @@ final class DitCommands {
             try {
                 cfg = new CacheStudy.Config(a.integer("samples", d.samples()), a.integer("batch", d.batch()), a.number("cfg", d.cfg()), seed, theta, lambda,
                         floats(a, "sweep"), floats(a, "thetas"), ints(a, "ddim", d.ddimSteps()), ints(a, "cached", d.cacheSteps()), d.changeSamples(),
-                        learn, d.bootstrapDraws());
+                        learn, d.bootstrapDraws(), a.integer("timing-rounds", d.timingRounds()));
             } catch (IllegalArgumentException e) {
                 throw new UsageException(e.getMessage());
             }

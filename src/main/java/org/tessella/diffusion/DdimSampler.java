@@ -78,16 +78,17 @@ public final class DdimSampler {
         }
         int n = labels.length, image = mc.channels() * mc.imageSize() * mc.imageSize();
         float[] out = new float[n * image];
+        // one cache for all batches: each batch's first step is full and overwrites it, and its buffers are reused
+        StepModel models = stepModels(model, masks, skipped);
         for (int r0 = 0; r0 < n; r0 += batch) {
             int[] part = java.util.Arrays.copyOfRange(labels, r0, Math.min(n, r0 + batch));
-            float[] x = sample(stepModels(model, masks, skipped), part, model.nullClass(), cfg, seed, r0, mc.channels(), mc.imageSize(),
-                    model.device());
+            float[] x = sample(models, part, model.nullClass(), cfg, seed, r0, mc.channels(), mc.imageSize(), model.device());
             System.arraycopy(x, 0, out, r0 * image, x.length);
         }
         return out;
     }
 
-    /** Full steps record every branch; cache steps apply their mask (one fresh cache per batch). */
+    /** Full steps record every branch; cache steps apply their mask. */
     private static StepModel stepModels(Dit model, boolean[][] masks, Skipped skipped) {
         if (masks == null) return position -> model::forward;
         LayerCache cache = new LayerCache(model.config.subLayers());

@@ -27,7 +27,7 @@ public final class CacheStudyReport {
     private CacheStudyReport() {}
 
     static final List<String> COLUMNS = List.of("name", "kind", "steps", "lambda", "theta", "samples", "ms_per_sample", "speedup",
-            "gflops_per_sample", "skipped_attention", "skipped_mlp", "fd", "fd_std", "class_accuracy", "threads", "device");
+            "gflops_per_sample", "skipped_attention", "skipped_mlp", "fd", "fd_std", "class_accuracy", "rmse_to_ddim", "timing_rounds", "threads", "device");
 
     static Optional<Result> find(List<Result> rs, String name) { return rs.stream().filter(r -> r.spec().name().equals(name)).findFirst(); }
 
@@ -43,7 +43,8 @@ public final class CacheStudyReport {
         for (Result r : rs) {
             Optional<Result> t = find(timing, r.spec().name());
             out.add(t.map(x -> new Result(r.spec(), r.samples(), x.seconds() * r.samples() / x.samples(), r.flopsPerSample(), r.skippedAttention(),
-                    r.skippedMlp(), r.fd(), r.fdStd(), r.classAccuracy(), x.threads(), x.device(), x.session())).orElse(r));
+                    r.skippedMlp(), r.fd(), r.fdStd(), r.classAccuracy(), r.rmseToDdim(), x.timingRounds(), x.threads(), x.device(), x.session()))
+                    .orElse(r));
         }
         return out;
     }
@@ -86,6 +87,17 @@ public final class CacheStudyReport {
                 b.append(String.format(Locale.ROOT, ": L2C's FD is lower than %d of the %d baselines, beyond noise against %s.", lower, base.size(),
                         beyond.isEmpty() ? "none" : String.join(", ", beyond)));
                 out.add(b.toString());
+                if (Double.isFinite(l.rmseToDdim())) {
+                    List<Result> cached = new ArrayList<>(base.stream().filter(r -> !r.spec().kind().equals("drop")).toList());
+                    cached.add(l);
+                    cached.sort(Comparator.comparingDouble(Result::rmseToDdim));
+                    StringBuilder f = new StringBuilder(String.format(Locale.ROOT, "Closeness to DDIM-%d's own samples from the same noise (RMSE of pixels in [-1, 1], "
+                            + "what the routers are trained for):", n));
+                    for (Result r : cached) f.append(String.format(Locale.ROOT, " %s %.4f,", r.spec().kind(), r.rmseToDdim()));
+                    f.setLength(f.length() - 1);
+                    f.append(String.format(Locale.ROOT, ": L2C ranks %d of %d.", cached.indexOf(l) + 1, cached.size()));
+                    out.add(f.toString());
+                }
             });
         }
         return out;
@@ -97,7 +109,7 @@ public final class CacheStudyReport {
             rows.add(List.of(r.spec().name(), r.spec().kind(), r.spec().steps(), r.spec().cached() ? CacheStudy.number(r.spec().lambda()) : "",
                     r.spec().cached() ? CacheStudy.number(r.spec().theta()) : "", r.samples(), fmt("%.2f", msPerSample(r)), fmt("%.2f", speedup(rs, r)),
                     fmt("%.3f", r.flopsPerSample() / 1e9), fmt("%.2f", r.skippedAttention()), fmt("%.2f", r.skippedMlp()), fmt("%.2f", r.fd()),
-                    fmt("%.2f", r.fdStd()), fmt("%.3f", r.classAccuracy()), r.threads(), r.device()));
+                    fmt("%.2f", r.fdStd()), fmt("%.3f", r.classAccuracy()), fmt("%.4f", r.rmseToDdim()), r.timingRounds(), r.threads(), r.device()));
         return rows;
     }
 
@@ -111,12 +123,13 @@ public final class CacheStudyReport {
 
     /** The README's table in Markdown. */
     static String markdown(List<Result> rs) {
-        StringBuilder s = new StringBuilder("| sampler | steps | skipped attn / MLP | GFLOP/sample | ms/sample | speed-up | FD (+- bootstrap std) | class acc. |\n"
-                + "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        StringBuilder s = new StringBuilder("| sampler | steps | skipped attn / MLP | GFLOP/sample | ms/sample | speed-up | FD (+- bootstrap std) "
+                + "| class acc. | RMSE to DDIM |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
         for (Result r : sorted(rs))
-            s.append(String.format(Locale.ROOT, "| %s | %d | %s | %.3f | %.2f | %s | %.2f +- %.2f | %.3f |%n", r.spec().name(), r.spec().steps(),
+            s.append(String.format(Locale.ROOT, "| %s | %d | %s | %.3f | %.2f | %s | %.2f +- %.2f | %.3f | %s |%n", r.spec().name(), r.spec().steps(),
                     r.spec().cached() ? String.format(Locale.ROOT, "%.0f%% / %.0f%%", 100 * r.skippedAttention(), 100 * r.skippedMlp()) : "-",
-                    r.flopsPerSample() / 1e9, msPerSample(r), fmt("%.2fx", speedup(rs, r)), r.fd(), r.fdStd(), r.classAccuracy()));
+                    r.flopsPerSample() / 1e9, msPerSample(r), fmt("%.2fx", speedup(rs, r)), r.fd(), r.fdStd(), r.classAccuracy(),
+                    r.spec().cached() ? fmt("%.4f", r.rmseToDdim()) : "-"));
         return s.toString();
     }
 
