@@ -77,9 +77,10 @@ public final class CacheStudy {
 
     /**
      * The measured numbers of one configuration; {@code seconds} is the median of {@code timingRounds} timings of the
-     * whole sampling, taken in interleaved rounds over the configurations of one run. {@code rmseToDdim}: for a cached configuration, the root mean square
-     * pixel difference (images in [-1, 1]) between its samples and plain DDIM's with the same steps from the same
-     * noise, the fidelity that Learning-to-Cache's routers are trained for (NaN when DDIM's samples are not on disk).
+     * whole sampling, taken in interleaved rounds over the configurations of one run. {@code rmseToDdim}: for a cached
+     * configuration, the root mean square pixel difference (images in [-1, 1]) between its samples and plain DDIM's
+     * with the same steps from the same noise, the fidelity that Learning-to-Cache's routers are trained for (NaN when
+     * DDIM's samples are not on disk).
      */
     public record Result(Spec spec, int samples, double seconds, double flopsPerSample, double skippedAttention, double skippedMlp,
                          double fd, double fdStd, double classAccuracy, double rmseToDdim, int timingRounds, int threads, String device,
@@ -115,8 +116,8 @@ public final class CacheStudy {
         static Result fromJson(Json.Obj o) {
             Spec s = new Spec(o.string("name"), o.string("kind"), o.integer("steps"), (float) o.number("lambda"), (float) o.number("theta"));
             return new Result(s, o.integer("samples"), o.number("seconds"), o.number("flops_per_sample"), o.number("skipped_attention"),
-                    o.number("skipped_mlp"), o.number("fd"), o.number("fd_std"), o.number("class_accuracy"), o.number("rmse_to_ddim", Double.NaN), (int) o.number("timing_rounds", 1), o.integer("threads"), o.string("device", "cpu"),
-                    o.string("session"));
+                    o.number("skipped_mlp"), o.number("fd"), o.number("fd_std"), o.number("class_accuracy"), o.number("rmse_to_ddim", Double.NaN),
+                    (int) o.number("timing_rounds", 1), o.integer("threads"), o.string("device", "cpu"), o.string("session"));
         }
     }
 

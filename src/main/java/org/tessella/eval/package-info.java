@@ -20,7 +20,9 @@
  *       its HTML/CSV report.</li>
  *   <li>{@link org.tessella.eval.CacheStudy} and {@link org.tessella.eval.CacheStudyReport}: the Learning-to-Cache
  *       experiment on a trained DiT (DDIM step counts, learned schedules, lambda/theta sweep, caching and dropping
- *       baselines; FD with a bootstrap standard deviation, class accuracy, time, FLOPs) and its report.</li>
+ *       baselines; FD with a bootstrap standard deviation, class accuracy, RMSE to DDIM's samples from the same
+ *       noise, time as the median of interleaved rounds, FLOPs) and its report; the DiT may sample on a GPU while
+ *       the classifier scores on the CPU, and the times may come from a separate timing run.</li>
  * </ul>
  *
  * <p>All metric code is plain double arithmetic in a fixed order (no threads, {@code StrictMath} for transcendental
