@@ -8,9 +8,10 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /**
- * The per-step bump allocator. Activations and temporaries of one step are carved out of reused slabs; closing the
- * step recycles them all at once. The first steps size the slabs (several chunks are merged into one at reset), so a
- * steady-state step allocates no array at all and the garbage collector has nothing to do.
+ * The per-step bump allocator. Activations and temporaries of one step are carved out of reused chunks; closing the
+ * step recycles them all at once. The first step sizes the chunks (growing, up to 64 MiB each), later steps fill the
+ * same chunks in the same order, so a steady-state step allocates no array at all and the garbage collector has
+ * nothing to do; the chunks add up to little more than the step uses.
  *
  * <pre>{@code
  * Workspace ws = new Workspace();
@@ -26,6 +27,7 @@ import java.util.function.Supplier;
 public final class Workspace implements AutoCloseable {
     private static final ThreadLocal<ArrayDeque<Workspace>> ACTIVE = ThreadLocal.withInitial(ArrayDeque::new);
     private static final int ALIGN = 16; // elements: one 512-bit vector
+    private static final int MAX_CHUNK = 1 << 24; // elements (64 MiB of floats) per chunk, unless one tensor needs more
 
     private final Slab floats = new Slab(DType.F32);
     private final Slab ints = new Slab(DType.I32);
@@ -108,7 +110,9 @@ public final class Workspace implements AutoCloseable {
                 position = 0;
             }
             if (chunk == chunks.size()) {
-                long grow = Math.max(size, Math.max(1 << 16, used));
+                // As large as what the step has used so far (few chunks for small steps), but at most MAX_CHUNK, so
+                // that the chunks of a large step add up to little more than what it uses.
+                long grow = Math.max(size, Math.min(MAX_CHUNK, Math.max(1 << 16, used)));
                 chunks.add(HeapStorage.allocate(dtype, (int) Math.min(grow, Integer.MAX_VALUE - 64)));
                 position = 0;
             }
@@ -119,14 +123,14 @@ public final class Workspace implements AutoCloseable {
             return t;
         }
 
+        /**
+         * Recycles every chunk for the next step, which fills them again in the same order. They are kept as they
+         * are: merging them into one slab (as this once did) needed a second copy of the whole step's memory at once,
+         * on top of the garbage of the growing chunks, and the process's peak memory was three times the step's.
+         */
         void reset() {
             highWater = Math.max(highWater, used);
             for (HeapStorage s : chunks) s.recycle();
-            if (chunks.size() > 1) {
-                // Merge into one slab that holds a whole step, so the next step needs no new array.
-                chunks.clear();
-                chunks.add(HeapStorage.allocate(dtype, (int) Math.min(highWater + highWater / 8, Integer.MAX_VALUE - 64)));
-            }
             chunk = 0;
             position = 0;
             used = 0;

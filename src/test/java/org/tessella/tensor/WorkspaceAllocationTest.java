@@ -68,7 +68,20 @@ class WorkspaceAllocationTest {
     }
 
     @Test
-    void slabsMergeSoTheNextStepFitsInOne() {
+    void aLargeStepHoldsLittleMoreThanItUses() {
+        Workspace ws = new Workspace();
+        for (int round = 0; round < 3; round++) {
+            try (Workspace w = ws.open()) {
+                for (int i = 0; i < 40; i++) Tensor.empty(DType.F32, 1 << 20);
+            }
+        }
+        long used = ws.highWaterBytes(), cap = ws.capacityBytes();
+        assertEquals(40L * 4 * (1 << 20), used);
+        assertTrue(cap <= used + used / 4, "160 MiB of tensors held in " + cap / (1 << 20) + " MiB of chunks");
+    }
+
+    @Test
+    void aStepOfTheSameSizeReusesTheChunks() {
         Workspace ws = new Workspace();
         for (int round = 0; round < 2; round++) {
             try (Workspace w = ws.open()) {
