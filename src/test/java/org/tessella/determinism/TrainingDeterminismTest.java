@@ -112,12 +112,51 @@ class TrainingDeterminismTest {
         return HexFormat.of().formatHex(sha.digest());
     }
 
+    /**
+     * The diffusion stage end to end at toy size: four train-dit steps of a small DiT (label dropout, clipping, EMA),
+     * then three Learning-to-Cache router updates on its EMA weights and a 4-step guided DDIM sampling with the learned
+     * schedule; SHA-256 of the checkpoint's tensors (weights, EMA, optimizer), the router logits and the samples.
+     */
+    public static String ditHash() throws Exception {
+        int n = 32;
+        float[] px = new float[n * 1024];
+        int[] labels = new int[n];
+        for (int i = 0; i < px.length; i++) px[i] = (float) Math.cos(0.013 * i + Philox.uniform(23, i));
+        for (int i = 0; i < n; i++) labels[i] = i % 10;
+        List<String> names = List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9");
+        Dataset data = new Dataset(px, labels, 1, 32, 32, names);
+        org.tessella.diffusion.DitConfig dc = new org.tessella.diffusion.DitConfig("det", 32, 1, 8, 32, 2, 2, 2, 10);
+        org.tessella.diffusion.DitTraining.Config cfg = new org.tessella.diffusion.DitTraining.Config(1, 8, 1e-3f, 0f, 1.0, 2, 1, 0.25f, 0.9f, 0);
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("det-dit");
+        org.tessella.diffusion.DitTraining.train(new org.tessella.diffusion.Dit(dc, new Init(1)), data, cfg, dir, false, null);
+        MessageDigest sha = MessageDigest.getInstance("SHA-256");
+        org.tessella.io.Checkpoint c = org.tessella.io.Checkpoint.load(dir.resolve(org.tessella.diffusion.DitTraining.CHECKPOINT));
+        for (var e : new java.util.TreeMap<>(c.tensors()).entrySet()) {
+            sha.update(e.getKey().getBytes(StandardCharsets.UTF_8));
+            putFloats(sha, e.getValue().toFloatArray());
+        }
+        org.tessella.diffusion.Dit trained = org.tessella.diffusion.DitTraining.load(dir, true);
+        org.tessella.diffusion.CacheSchedule schedule = org.tessella.diffusion.LearnToCache.learn(trained, data, 4,
+                new org.tessella.diffusion.LearnToCache.Config(3, 4, 0.1f, 0.01f, 1, 0.25f), null);
+        for (float[] row : schedule.logits()) putFloats(sha, row);
+        putFloats(sha, new org.tessella.diffusion.DdimSampler(4).sample(trained, new int[]{0, 3, 9}, 2f, 5, schedule, 0.5f,
+                org.tessella.diffusion.DdimSampler.Skipped.REUSE, 2));
+        return HexFormat.of().formatHex(sha.digest());
+    }
+
+    private static void putFloats(MessageDigest sha, float[] v) {
+        ByteBuffer b = ByteBuffer.allocate(4 * v.length);
+        for (float f : v) b.putInt(Float.floatToRawIntBits(f));
+        sha.update(b.array());
+    }
+
     /** Entry point for the child JVM. */
     public static void main(String[] args) throws Exception {
         WorkerPool.configure(Integer.parseInt(args[0]));
         System.out.println("HASH " + trainAndHash());
         System.out.println("GPT " + gptHash());
         System.out.println("VQ " + vqHash());
+        System.out.println("DIT " + ditHash());
     }
 
     /** The hash with 1 thread equals those with 2 and 3. */
@@ -133,6 +172,11 @@ class TrainingDeterminismTest {
     @Test
     void tokenizerWithCrtSameBitsWithOneTwoThreeThreads() throws Exception {
         assertSameWithOneTwoThreeThreads(TrainingDeterminismTest::vqHash, "tokenizer weights");
+    }
+
+    @Test
+    void diffusionTrainingCachingAndSamplingSameBitsWithOneTwoThreeThreads() throws Exception {
+        assertSameWithOneTwoThreeThreads(TrainingDeterminismTest::ditHash, "DiT weights, router logits and samples");
     }
 
     @Test
@@ -170,5 +214,8 @@ class TrainingDeterminismTest {
         String childVq = out.lines().filter(l -> l.startsWith("VQ ")).map(l -> l.substring(3)).findFirst()
                 .orElseThrow(() -> new AssertionError("child printed no tokenizer hash:\n" + out));
         assertEquals(vqHash(), childVq, "tokenizer weights differ between the default vector width and AVX2");
+        String childDit = out.lines().filter(l -> l.startsWith("DIT ")).map(l -> l.substring(4)).findFirst()
+                .orElseThrow(() -> new AssertionError("child printed no DiT hash:\n" + out));
+        assertEquals(ditHash(), childDit, "DiT weights, router logits and samples differ between the default vector width and AVX2");
     }
 }
