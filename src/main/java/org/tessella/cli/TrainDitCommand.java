@@ -46,7 +46,7 @@ final class TrainDitCommand implements Command {
                   --stop-after N       stop (with a checkpoint) after step N
                   --threads N          worker threads
                   --device D           cpu (default) or cuda[:N]: train on that device; the noise, timesteps and label
-                                       drops are drawn on the host, so the run is the same one on every device, and
+                                       drops are drawn on the host, so every device trains on the same draws;
                                        checkpoints do not depend on it (a run may resume on another device)""".formatted(d.epochs(), d.batch(), d.lr(), d.emaDecay());
     }
 

@@ -18,8 +18,9 @@
  *
  * <p>Devices: everything here runs on the model's device ({@code model.to(device)}, {@code --device cuda}). The DiT
  * uploads its inputs (images, labels, timestep features) itself; training noise, timesteps and label drops, router
- * batches and DDIM's starting noise are drawn on the host from counter streams and uploaded, so a run is the same run
- * on every device, and checkpoints and schedules do not depend on where they were made.
+ * batches and DDIM's starting noise are drawn on the host from counter streams and uploaded, so every device sees the
+ * same draws (and agrees with the CPU within float rounding), and checkpoints and schedules do not depend on where
+ * they were made.
  *
  * <p>Depends on {@code nn}, {@code optim}, {@code io}, {@code data}, and through them on autograd, backend, tensor.
  */
