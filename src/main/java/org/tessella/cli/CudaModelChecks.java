@@ -2,6 +2,8 @@ package org.tessella.cli;
 
 import org.tessella.ar.Gpt;
 import org.tessella.ar.GptConfig;
+import org.tessella.autograd.Functional;
+import org.tessella.autograd.Ops;
 import org.tessella.autograd.Tape;
 import org.tessella.backend.Backend;
 import org.tessella.backend.Backends;
@@ -9,8 +11,6 @@ import org.tessella.cuda.CudaBackend;
 import org.tessella.cuda.CudaUnavailableException;
 import org.tessella.cuda.DevicePool;
 import org.tessella.cuda.GemmPrecision;
-import org.tessella.autograd.Functional;
-import org.tessella.autograd.Ops;
 import org.tessella.data.Dataset;
 import org.tessella.data.SyntheticImages;
 import org.tessella.diffusion.CacheBaselines;
