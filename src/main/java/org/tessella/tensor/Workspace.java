@@ -96,29 +96,31 @@ public final class Workspace implements AutoCloseable {
     private static final class Slab {
         final DType dtype;
         final List<HeapStorage> chunks = new ArrayList<>();
-        int chunk;      // index of the chunk being filled
-        int position;   // next free element in it
+        int[] filled = new int[8]; // per chunk: the next free element
         long used;      // elements handed out this step, including alignment
         long highWater;
 
         Slab(DType dtype) { this.dtype = dtype; }
 
+        /**
+         * First fit: the first chunk with room for the tensor. A tensor that does not fit where the last one went
+         * leaves that chunk's rest open for later, smaller ones (taking the next chunk for good wasted a quarter of a
+         * gpt-s step's chunks). The same sequence of requests lands in the same places every step.
+         */
         Tensor allocate(int n, int[] shape) {
             int size = (n + ALIGN - 1) / ALIGN * ALIGN;
-            while (chunk < chunks.size() && position + size > chunks.get(chunk).length()) {
-                chunk++;
-                position = 0;
-            }
-            if (chunk == chunks.size()) {
+            int c = 0;
+            while (c < chunks.size() && filled[c] + size > chunks.get(c).length()) c++;
+            if (c == chunks.size()) {
                 // As large as what the step has used so far (few chunks for small steps), but at most MAX_CHUNK, so
                 // that the chunks of a large step add up to little more than what it uses.
                 long grow = Math.max(size, Math.min(MAX_CHUNK, Math.max(1 << 16, used)));
                 chunks.add(HeapStorage.allocate(dtype, (int) Math.min(grow, Integer.MAX_VALUE - 64)));
-                position = 0;
+                if (c == filled.length) filled = java.util.Arrays.copyOf(filled, 2 * c);
+                filled[c] = 0;
             }
-            HeapStorage s = chunks.get(chunk);
-            Tensor t = new Tensor(s, position, shape.clone(), Shape.contiguousStrides(shape));
-            position += size;
+            Tensor t = new Tensor(chunks.get(c), filled[c], shape.clone(), Shape.contiguousStrides(shape));
+            filled[c] += size;
             used += size;
             return t;
         }
@@ -131,8 +133,7 @@ public final class Workspace implements AutoCloseable {
         void reset() {
             highWater = Math.max(highWater, used);
             for (HeapStorage s : chunks) s.recycle();
-            chunk = 0;
-            position = 0;
+            java.util.Arrays.fill(filled, 0);
             used = 0;
         }
 
