@@ -186,7 +186,7 @@ public final class CudaModelChecks {
             LearnToCache.Config cfg = new LearnToCache.Config(3, 4, 0.1f, 0.01f, 1, 0.1f);
             CacheSchedule want = LearnToCache.learn(randomDit(), images, 10, cfg, null);
             CacheSchedule got = LearnToCache.learn((Dit) randomDit().to(device), images, 10, cfg, null);
-            float[] w = flat(want.logits()), g = flat(got.logits()), start = flat(new Init(cfg.seed()).normal(0f, 1f, 5, 2 * c.depth()));
+            float[] w = flat(want.logits()), g = flat(got.logits()), start = new Init(cfg.seed()).normal(0f, 1f, 5, 2 * c.depth()).toFloatArray();
             double moved = normError(start, w);
             return new Outcome(moved > 0 ? normError(g, w) : Double.POSITIVE_INFINITY, String.format(Locale.ROOT,
                     "%d logits; the updates moved them by %.2e from their start", w.length, moved));
@@ -201,8 +201,6 @@ public final class CudaModelChecks {
         for (float[] r : rows) for (float v : r) out[k++] = v;
         return out;
     }
-
-    private static float[] flat(Tensor t) { return t.toFloatArray(); }
 
     /** Runs a comparison with the device's matrix products in FP32, restoring the setting after. */
     private static Outcome withFp32(Device device, Supplier<Outcome> run) {

@@ -29,6 +29,13 @@ import java.util.Set;
 final class DitCommands {
     private DitCommands() {}
 
+    /** The --dit run's EMA weights, ready to sample, on {@code device}. */
+    static Dit loadDit(Args a, String command, Device device) {
+        Dit dit = DitTraining.load(a.requiredPath(command, "dit"), true);
+        dit.to(device);
+        return dit;
+    }
+
     static final class LearnCache implements Command {
         @Override public String name() { return "learn-cache"; }
 
@@ -69,8 +76,7 @@ final class DitCommands {
             LearnToCache.Config d = LearnToCache.Config.defaults(lambda);
             LearnToCache.Config cfg = new LearnToCache.Config(a.integer("iterations", d.iterations()), a.integer("batch", d.batch()),
                     a.number("lr", d.lr()), lambda, a.longValue("seed", d.seed()), d.classDropout());
-            Dit dit = DitTraining.load(a.requiredPath(name(), "dit"), true);
-            dit.to(device);
+            Dit dit = loadDit(a, name(), device);
             Dataset train = FashionMnist.load(a.path("data"), FashionMnist.Split.TRAIN, a.integer("limit", FashionMnist.Split.TRAIN.count()));
             CacheSchedule s;
             try (TrainingLog log = new TrainingLog("learn-cache", "img", cfg.iterations(), null)) {
@@ -121,8 +127,7 @@ final class DitCommands {
             if (steps < 1 || per < 1 || batch < 1) throw new UsageException("--steps, --per-class and --batch must be at least 1");
             float theta = a.number("theta", 0.1f), cfg = a.number("cfg", 1.5f);
             if (!(theta >= 0 && theta <= 1)) throw new UsageException("--theta must be in [0, 1], got " + theta);
-            Dit dit = DitTraining.load(a.requiredPath(name(), "dit"), true);
-            dit.to(device);
+            Dit dit = loadDit(a, name(), device);
             DdimSampler sampler;
             try {
                 sampler = new DdimSampler(steps);
@@ -279,8 +284,7 @@ final class DitCommands {
                 throw new UsageException(e.getMessage());
             }
             if (!a.flag("report-only")) {
-                Dit dit = DitTraining.load(a.requiredPath(name(), "dit"), true);
-                dit.to(device);
+                Dit dit = loadDit(a, name(), device);
                 Dataset[] train = new Dataset[1]; // loaded only if a schedule has to be learned
                 java.util.function.Supplier<Dataset> trainImages = () -> train[0] != null ? train[0]
                         : (train[0] = FashionMnist.load(a.path("data"), FashionMnist.Split.TRAIN));
