@@ -30,11 +30,12 @@ torch.cuda.max_memory_allocated.
 
 usage: /usr/bin/python3 tools/bench_train_peer.py [--models gpt-s,vq-s] [--batch 64] [--steps 5] [--warmup 2]
                                                   [--threads N] [--out peer.json] [--weights DIR] [--attention auto]
-                                                  [--device cpu|cuda] [--matmul fp32|tf32] [--in-process]
+                                                  [--device cpu|cuda] [--matmul fp32|tf32] [--in-process] [--profile]
 Runs with Debian's torch 1.13 (/usr/bin/python3) and with torch 2.x.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -228,7 +229,25 @@ def peak_rss_mb():
     return r / (1024.0 * 1024.0) if sys.platform == "darwin" else r / 1024.0  # bytes on macOS, KiB on Linux
 
 
-def measure(name, batch, steps, warmup, weights, sdpa, device="cpu"):
+def profiled(cuda, enabled):
+    """torch.profiler over the timed steps when --profile asks for it (device kernels on CUDA), else a no-op."""
+    if not enabled:
+        return contextlib.nullcontext()
+    acts = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if cuda else [])
+    return torch.profiler.profile(activities=acts)
+
+
+def print_profile(prof, cuda):
+    keys = ["self_device_time_total", "self_cuda_time_total"] if cuda else ["self_cpu_time_total"]
+    for key in keys:
+        try:
+            print(prof.key_averages().table(sort_by=key, row_limit=30, max_name_column_width=90), flush=True)
+            return
+        except (AttributeError, KeyError, ValueError):
+            continue
+
+
+def measure(name, batch, steps, warmup, weights, sdpa, device="cpu", profile=False):
     torch.manual_seed(SEED)
     g = torch.Generator().manual_seed(SEED)
     if name.startswith("gpt-"):
@@ -275,12 +294,15 @@ def measure(name, batch, steps, warmup, weights, sdpa, device="cpu"):
         step()
     if cuda:
         torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if cuda:
-        torch.cuda.synchronize()
-    secs = time.perf_counter() - t0
+    with profiled(cuda, profile) as prof:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        if cuda:
+            torch.cuda.synchronize()
+        secs = time.perf_counter() - t0
+    if profile:
+        print_profile(prof, cuda)
     r = {"model": name, "parameters": sum(p.numel() for p in params), "unit": unit, unit + "_per_step": per_step,
          unit + "_per_second": steps * per_step / secs, "ms_per_step": secs * 1e3 / steps,
          "peak_rss_mb": peak_rss_mb(), "first_loss": first[0], "final_loss": last[0],
@@ -307,6 +329,8 @@ def main():
     ap.add_argument("--matmul", choices=("fp32", "tf32"), default="fp32",
                     help="on cuda: fp32 (TF32 off for matmuls and cuDNN) or tf32 (on for both)")
     ap.add_argument("--in-process", action="store_true", help="run the models one after another in this process")
+    ap.add_argument("--profile", action="store_true", help="print torch.profiler's kernel table for the timed steps "
+                    "(the times then include the profiler's overhead)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -328,7 +352,7 @@ def main():
         torch.backends.cudnn.allow_tf32 = a.matmul == "tf32"
 
     if a.child:
-        r = measure(a.child, a.batch, a.steps, a.warmup, a.weights, sdpa, device)
+        r = measure(a.child, a.batch, a.steps, a.warmup, a.weights, sdpa, device, a.profile)
         with open(a.child_out, "w") as f:
             json.dump(r, f)
         return
@@ -346,14 +370,14 @@ def main():
                OPENBLAS_NUM_THREADS=str(a.threads))
     for m in models:
         if a.in_process:
-            result["models"][m] = measure(m, a.batch, a.steps, a.warmup, a.weights, sdpa, device)
+            result["models"][m] = measure(m, a.batch, a.steps, a.warmup, a.weights, sdpa, device, a.profile)
             continue
         fd, tmp = tempfile.mkstemp(prefix=f"bench-peer-{m}-", suffix=".json")
         os.close(fd)
         try:
             cmd = [sys.executable, os.path.abspath(__file__), "--child", m, "--child-out", tmp, "--batch", str(a.batch),
                    "--steps", str(a.steps), "--warmup", str(a.warmup), "--threads", str(a.threads),
-                   "--attention", a.attention, "--device", device, "--matmul", a.matmul]
+                   "--attention", a.attention, "--device", device, "--matmul", a.matmul] + (["--profile"] if a.profile else [])
             if a.weights:
                 cmd += ["--weights", a.weights]
             subprocess.run(cmd, env=env, check=True)

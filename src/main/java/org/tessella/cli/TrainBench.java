@@ -9,6 +9,7 @@ import org.tessella.autograd.Tape;
 import org.tessella.backend.Backends;
 import org.tessella.backend.FlopCounter;
 import org.tessella.cpu.WorkerPool;
+import org.tessella.cuda.CudaBackend;
 import org.tessella.io.AtomicFile;
 import org.tessella.io.Json;
 import org.tessella.io.Safetensors;
@@ -319,10 +320,15 @@ final class TrainBench {
             perStep = batch;
         }
         for (int i = 0; i < warmup; i++) step.run();
+        // the CUDA classes load only for a CUDA device
+        boolean profile = device.kind() == Device.Kind.CUDA && CudaBackend.profiling();
+        if (profile) ((CudaBackend) Backends.of(device)).profileReset();
         long f0 = FlopCounter.total(), t0 = System.nanoTime();
         for (int i = 0; i < steps; i++) step.run();
         Backends.of(device).synchronize();
         double secs = (System.nanoTime() - t0) / 1e9;
+        if (profile) System.err.printf("%s, %d steps, %.2f ms wall (events add a little), %s", model, steps, secs * 1e3,
+                ((CudaBackend) Backends.of(device)).profileReport(40));
         long flops = FlopCounter.total() - f0;
 
         Map<String, Object> r = new LinkedHashMap<>();

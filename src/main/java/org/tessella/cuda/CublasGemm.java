@@ -68,9 +68,20 @@ final class CublasGemm {
         alpha.set(JAVA_FLOAT, 0, alphaValue);
         beta.set(JAVA_FLOAT, 0, betaValue);
         context.bind();
-        GemmPrecision p = precision;
+        MemorySegment started = context.profiler().begin();
+        try {
+            gemm(precision, pa, a.numel(), pb, b.numel(), opA, opB, m, n, k, lda, ldb, strideA, strideB, pc, strideC, batch);
+        } finally {
+            if (started != null)
+                context.profiler().end(started, String.format("gemm %s %s%s m%d n%d k%d x%d", precision,
+                        transA ? "T" : "N", transB ? "T" : "N", m, n, k, batch));
+        }
+    }
+
+    private void gemm(GemmPrecision p, long pa, long na, long pb, long nb, int opA, int opB, int m, int n, int k, int lda,
+                      int ldb, long strideA, long strideB, long pc, long strideC, int batch) {
         if (p == GemmPrecision.BF16) {
-            bf16(pa, (long) a.numel(), pb, (long) b.numel(), opA, opB, m, n, k, lda, ldb, strideA, strideB, pc, strideC, batch);
+            bf16(pa, na, pb, nb, opA, opB, m, n, k, lda, ldb, strideA, strideB, pc, strideC, batch);
             return;
         }
         mathMode(p == GemmPrecision.TF32 ? Cublas.TF32_TENSOR_OP_MATH : Cublas.DEFAULT_MATH);

@@ -70,6 +70,15 @@ public final class CudaBackend implements Backend {
 
     public void setMatmulPrecision(GemmPrecision precision) { gemm.precision(precision); }
 
+    /** Whether {@code TESSELLA_CUDA_PROFILE=1} has every kernel and GEMM timed ({@link #profileReport}). */
+    public static boolean profiling() { return KernelProfiler.ENABLED; }
+
+    /** Forgets the device times recorded so far (see {@link #profiling()}). */
+    public void profileReset() { context.profiler().reset(); }
+
+    /** Device time per kernel since the last reset, the {@code rows} largest, as a table (see {@link #profiling()}). */
+    public String profileReport(int rows) { return context.profiler().report(rows); }
+
     /** Waits for all queued work (for timing; reads wait by themselves). */
     @Override public void synchronize() { context.synchronize(); }
 
@@ -168,6 +177,11 @@ public final class CudaBackend implements Backend {
     }
 
     void launchGrid(Kernels.Kernel k, int grid, int threads, KernelArgs args) { kernels.launch(k, grid, threads, 0, args); }
+
+    /** A gridX x gridY grid of blocks with {@code sharedBytes} of dynamic shared memory each. */
+    void launch(Kernels.Kernel k, int gridX, int gridY, int threads, int sharedBytes, KernelArgs args) {
+        kernels.launch(k, gridX, gridY, threads, sharedBytes, args);
+    }
 
     /** Threads for a block that reduces rows of d elements: a power of two from 32 to 512. */
     static int rowThreads(int d) {

@@ -4,8 +4,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.BiFunction;
 import java.util.function.DoubleSupplier;
 import org.tessella.backend.Backend;
 import org.tessella.backend.Backends;
@@ -139,7 +142,13 @@ final class CudaChecks {
         c.add(new Check("rmsNorm + backward", FP32, this::rmsNorm));
         c.add(new Check("groupNorm + backward", FP32, this::groupNorm));
         c.add(new Check("embedding/gather + scatter backward", FP32, this::indexing));
-        c.add(new Check("conv2d + backward (3x3 s1 p1, 3x3 s2 p1, 1x1, 2x2 s2)", FP32, this::convolutions));
+        String[] convOps = {"conv2d", "conv2dBackwardInput", "conv2dBackwardWeight (+ bias)"};
+        for (int op = 0; op < 3; op++) {
+            int which = op;
+            c.add(new Check(convOps[op] + " fp32 (3x3 s1 p1, 3x3 s2 p1, 1x1, 2x2 s2, 4x4 s2 p1, tile tails)", FP32,
+                    () -> convolutions(GemmPrecision.FP32)[which]));
+            c.add(new Check(convOps[op] + " tf32 (normwise)", REDUCED, () -> convolutions(GemmPrecision.TF32)[which]));
+        }
         c.add(new Check("upsampleNearest/avgPool2d + backward", FP32, this::resampling));
         c.add(new Check("attention + backward (causal, KV-cache shape, non-causal)", FP32, this::attentions));
         c.add(new Check("rope (strided tables, inverse)", FP32, this::rope));
@@ -421,11 +430,35 @@ final class CudaChecks {
         return max(rel(go, wo), rel(gt, wt), rel(ggo, wgo), rel(gsx, wsx));
     }
 
-    double convolutions() {
+    private final Map<GemmPrecision, double[]> convErrors = new EnumMap<>(GemmPrecision.class);
+
+    /**
+     * The errors of conv2d, its input gradient and its weight (and bias) gradient against the CPU at matmul precision
+     * {@code p}, worst over small odd shapes and shapes with several tiles in M (over 64 channels), N (over 128
+     * pixels) and K, whose weight gradient splits K; elementwise for FP32, normwise (as the GEMMs) for TF32. Computed
+     * once per precision.
+     */
+    double[] convolutions(GemmPrecision p) {
+        return convErrors.computeIfAbsent(p, q -> {
+            GemmPrecision before = gpu.matmulPrecision();
+            gpu.setMatmulPrecision(q);
+            try {
+                return convolutionCases(q == GemmPrecision.FP32);
+            } finally {
+                gpu.setMatmulPrecision(before);
+            }
+        });
+    }
+
+    private double[] convolutionCases(boolean elementwise) {
         int[][] cases = { // n, c, h, w, o, k, stride, pad, bias
-                {2, 5, 9, 7, 6, 3, 1, 1, 1}, {3, 4, 8, 8, 5, 3, 2, 1, 0}, {2, 7, 5, 6, 3, 1, 1, 0, 1}, {2, 3, 8, 6, 4, 2, 2, 0, 1}};
-        double err = 0;
+                {2, 5, 9, 7, 6, 3, 1, 1, 1}, {3, 4, 8, 8, 5, 3, 2, 1, 0}, {2, 7, 5, 6, 3, 1, 1, 0, 1}, {2, 3, 8, 6, 4, 2, 2, 0, 1},
+                {3, 20, 13, 11, 70, 3, 1, 1, 1}, {2, 70, 12, 10, 9, 3, 2, 1, 0}, {2, 6, 12, 12, 131, 4, 2, 1, 1},
+                {5, 1, 17, 15, 3, 3, 1, 1, 1}};
+        double[] err = new double[3];
         long seed = 1700;
+        BiFunction<Tensor, Tensor, Double> e =
+                elementwise ? CudaChecks::rel : (got, want) -> normError(got.toFloatArray(), want.toFloatArray());
         for (int[] cs : cases) {
             int n = cs[0], ch = cs[1], h = cs[2], w = cs[3], o = cs[4], k = cs[5], st = cs[6], pad = cs[7];
             int ho = (h + 2 * pad - k) / st + 1, wo = (w + 2 * pad - k) / st + 1;
@@ -442,7 +475,9 @@ final class CudaChecks {
             Tensor wgb = bias == null ? null : cpuEmpty(bias), ggb = bias == null ? null : gpuEmpty(bias);
             cpu.conv2dBackwardWeight(gy, x, st, pad, wgw, wgb);
             gpu.conv2dBackwardWeight(dgy, dx, st, pad, ggw, ggb);
-            err = max(err, rel(gyy, wy), rel(ggx, wgx), rel(ggw, wgw), bias == null ? 0 : rel(ggb, wgb));
+            err[0] = max(err[0], e.apply(gyy, wy));
+            err[1] = max(err[1], e.apply(ggx, wgx));
+            err[2] = max(err[2], e.apply(ggw, wgw), bias == null ? 0 : e.apply(ggb, wgb));
         }
         return err;
     }

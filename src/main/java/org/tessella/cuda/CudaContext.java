@@ -21,6 +21,7 @@ public final class CudaContext {
     private final MemorySegment stream;
     private final DevicePool pool;
     private final PinnedStaging staging;
+    private final KernelProfiler profiler = new KernelProfiler(this);
 
     /** The context of GPU {@code ordinal}, opened on first use; throws {@link CudaUnavailableException} without one. */
     public static synchronized CudaContext of(int ordinal) {
@@ -90,6 +91,9 @@ public final class CudaContext {
     public DeviceInfo info() { return info; }
 
     public DevicePool pool() { return pool; }
+
+    /** Device time per kernel when {@code TESSELLA_CUDA_PROFILE=1} (a no-op otherwise). */
+    KernelProfiler profiler() { return profiler; }
 
     /** Waits until everything queued on the device has run. */
     public void synchronize() {

@@ -37,8 +37,9 @@ final class Indexing {
         int v = gTable.shape(0), d = gTable.shape(1), n = idx.numel();
         if (n == 0 || d == 0) return;
         try (DeviceStatus status = be.status(Integer.MAX_VALUE)) {
-            be.launch(be.kernel(M, "embedding_backward"), d, KernelArgs.begin().i32(n).i32(d).i32(v).ptr(be.ptr(g))
-                    .ptr(be.ptr(idx)).ptr(be.ptr(gTable)).ptr(status.address()));
+            // 256 threads: 8 warps, one table row each (see indexing.cu)
+            be.launchGrid(be.kernel(M, "embedding_backward"), Math.min((v + 7) / 8, 1 << 16), 256, KernelArgs.begin()
+                    .i32(n).i32(d).i32(v).ptr(be.ptr(g)).ptr(be.ptr(idx)).ptr(be.ptr(gTable)).ptr(status.address()));
             check(status, "embeddingBackward", idx, v, "a table");
         }
     }

@@ -66,6 +66,8 @@ final class Kernels {
     void launch(Kernel k, int gridX, int gridY, int block, int sharedBytes, KernelArgs args) {
         if (gridX == 0 || gridY == 0) return;
         context.bind();
+        MemorySegment started = context.profiler().begin();
         context.driver().launch(k.function(), gridX, gridY, block, sharedBytes, context.stream(), args.pointers(), k.name());
+        context.profiler().end(started, k.name());
     }
 }

@@ -1,11 +1,12 @@
 package org.tessella.cuda;
 
+import org.tessella.tensor.DType;
 import org.tessella.tensor.Tensor;
 
 /**
  * LayerNorm, RMSNorm and GroupNorm, forward and backward, on contiguous tensors (norms.cu): a block per row (or
  * group) for the statistics and the input gradient, then the weight and bias gradients as sums over rows in a fixed
- * order (one thread per column, or one block per GroupNorm channel).
+ * order (one thread per column; for GroupNorm a block per channel and chunk of images, then the chunks in order).
  */
 final class Norms {
     private static final String M = "norms";
@@ -71,8 +72,14 @@ final class Norms {
                 .i32(n * groups).i32(groups).i32(cpg).i32(hw).ptr(be.ptr(x)).ptr(ptr(weight)).ptr(be.ptr(mean))
                 .ptr(be.ptr(rstd)).ptr(be.ptr(gy)).ptr(be.ptr(gx)));
         if (gWeight == null && gBias == null) return;
-        be.launchRows(be.kernel(M, "group_norm_param_grads"), c, CudaBackend.rowThreads(hw), KernelArgs.begin()
-                .i32(n).i32(c).i32(groups).i32(hw).ptr(be.ptr(x)).ptr(be.ptr(gy)).ptr(be.ptr(mean)).ptr(be.ptr(rstd))
+        // chunks of images per channel (a function of n alone, so the sums' order is too), then their sum in order
+        int chunks = Math.max(1, Math.min(n, 32));
+        Tensor partial = be.scratch(DType.F32, 2, c, chunks);
+        be.launchRows(be.kernel(M, "group_norm_param_partials"), c * chunks, CudaBackend.rowThreads(hw), KernelArgs.begin()
+                .i32(n).i32(c).i32(groups).i32(hw).i32(chunks).ptr(be.ptr(x)).ptr(be.ptr(gy)).ptr(be.ptr(mean))
+                .ptr(be.ptr(rstd)).ptr(be.ptr(partial)));
+        be.launch(be.kernel(M, "group_norm_param_grads"), c, KernelArgs.begin().i32(c).i32(chunks).ptr(be.ptr(partial))
                 .ptr(ptr(gWeight)).ptr(ptr(gBias)));
+        be.release(partial);
     }
 }

@@ -11,8 +11,8 @@
  * {@link org.tessella.cuda.CudaBackend}, registered as a service for {@code Device.Kind.CUDA}, which implements every
  * {@code Backend} primitive: elementwise ops, reductions, softmax and cross-entropy, the norms, indexing, Philox
  * randomness and AdamW as NVRTC kernels; matmul on cuBLAS ({@link org.tessella.cuda.GemmPrecision}: FP32, TF32,
- * BF16); convolutions as im2col/col2im kernels around cuBLAS; fused attention (a warp per row, online softmax) and
- * rope.
+ * BF16); convolutions as implicit GEMMs on the tensor cores (conv.cu, compute capability 8.0+; im2col/col2im
+ * around cuBLAS elsewhere, see {@code Conv}); fused attention (a warp per row, online softmax) and rope.
  * {@link org.tessella.cuda.CudaSelfTest} checks it all against the CPU backend on a GPU machine (tools/cuda-check).
  *
  * <p>Memory: device tensors are {@code DeviceStorage}s, one pool block each. Inside a workspace step,
@@ -47,6 +47,8 @@
  * .so.12) in LD_LIBRARY_PATH, $CUDA_HOME/lib64, $CUDA_HOME/targets/x86_64-linux/lib and the system search path, or at
  * the file named by {@code -Dtessella.cuda.libcuda=}, {@code libnvrtc=}, {@code libcublas=}. Kernel cache:
  * {@code $TESSELLA_CUDA_CACHE} or ~/.cache/tessella/cuda. Matmul precision: {@link org.tessella.cuda.GemmPrecision}.
+ * {@code TESSELLA_CUDA_CONV=im2col}: the explicit convolution path everywhere. {@code TESSELLA_CUDA_PROFILE=1}: device
+ * time per kernel and GEMM shape ({@code KernelProfiler}; {@code bench train --device cuda} prints it).
  *
  * <p>Depends on {@code tensor} and {@code backend} only (and the JDK).
  */

@@ -18,17 +18,62 @@ extern "C" __global__ void embedding(int n, int d, int v, const float* table, co
     }
 }
 
-// gTable[idx[i], :] += g[i, :] for i in order; one thread per column.
+// gTable[idx[i], :] += g[i, :] for i in order (the CPU's order, so the sums are the same bits). One warp owns a
+// table row: the block stages idx 256 at a time in shared memory and each warp ballots its row's hits 32 indices at
+// a time. No atomics on floats, and no serial chain of memory round trips for a row that many indices hit (a
+// codebook early in training sends most latents to a few codes): for d <= 32 every lane loads the g row of its own
+// index, and the warp adds the hits in increasing i with shuffles into registers that hold the table row; wider
+// rows are added hit by hit, a column per lane.
 extern "C" __global__ void embedding_backward(int n, int d, int v, const float* g, const int* idx, float* gTable,
                                               int* status) {
-    TS_FOR(j, d) {
-        for (int i = 0; i < n; i++) {
-            int t = idx[i];
-            if (t < 0 || t >= v) {
-                if (j == 0) atomicMin(status, i);
-                continue;
+    __shared__ int tile[256];
+    int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+    bool narrow = d <= 32;
+    for (int t0 = blockIdx.x * warps; t0 < v; t0 += gridDim.x * warps) {
+        int t = t0 + (threadIdx.x >> 5); // may be >= v: such a warp still helps stage the tiles
+        float* dst = gTable + (long long) t * d;
+        float acc[32];
+#pragma unroll
+        for (int j = 0; j < 32; j++) acc[j] = narrow && t < v && j < d ? dst[j] : 0.f;
+        for (int base = 0; base < n; base += blockDim.x) {
+            __syncthreads();
+            int i = base + threadIdx.x;
+            int id = i < n ? idx[i] : 0;
+            if (i < n && (id < 0 || id >= v) && t0 == 0) atomicMin(status, i);
+            tile[threadIdx.x] = i < n ? id : -1;
+            __syncthreads();
+            int count = min((int) blockDim.x, n - base);
+            for (int s = 0; s < count; s += 32) {
+                bool hit = t < v && s + lane < count && tile[s + lane] == t;
+                unsigned hits = __ballot_sync(0xffffffffu, hit);
+                if (hits == 0u) continue;
+                const float* src = g + (long long) (base + s) * d;
+                if (narrow) {
+                    float mine[32];
+#pragma unroll
+                    for (int j = 0; j < 32; j++) mine[j] = hit && j < d ? src[(long long) lane * d + j] : 0.f;
+                    while (hits != 0u) {
+                        int b = __ffs(hits) - 1;
+                        hits &= hits - 1u;
+#pragma unroll
+                        for (int j = 0; j < 32; j++) {
+                            if (j >= d) break; // uniform: d is the same for the whole warp
+                            acc[j] += __shfl_sync(0xffffffffu, mine[j], b);
+                        }
+                    }
+                } else {
+                    while (hits != 0u) {
+                        int b = __ffs(hits) - 1;
+                        hits &= hits - 1u;
+                        for (int j = lane; j < d; j += 32) dst[j] += src[(long long) b * d + j];
+                    }
+                }
             }
-            gTable[(long long) t * d + j] += g[(long long) i * d + j];
+        }
+        if (narrow && t < v) {
+#pragma unroll
+            for (int j = 0; j < 32; j++)
+                if (j < d && lane == j) dst[j] = acc[j];
         }
     }
 }

@@ -163,15 +163,17 @@ extern "C" __global__ void group_norm_backward(int rowsTotal, int groups, int cp
     }
 }
 
-// Per channel: gw[c] = sum over n, hw of gy * (x - mean) * rstd, gb[c] = sum of gy; one block per channel.
-extern "C" __global__ void group_norm_param_grads(int n, int c, int groups, int hw, const float* x, const float* gy,
-                                                  const float* mean, const float* rstd, float* gw, float* gb) {
+// Per channel and chunk of images: the partial sums of gy * (x - mean) * rstd (partial[ch, chunk]) and of gy
+// (partial[c * chunks + ...]), one block each, so a large batch fills the GPU (one block per channel did not).
+extern "C" __global__ void group_norm_param_partials(int n, int c, int groups, int hw, int chunks, const float* x,
+                                                     const float* gy, const float* mean, const float* rstd,
+                                                     float* partial) {
     __shared__ float scratch[33];
-    int cpg = c / groups;
-    for (int ch = blockIdx.x; ch < c; ch += gridDim.x) {
-        int g = ch / cpg;
+    int cpg = c / groups, per = (n + chunks - 1) / chunks;
+    for (int blk = blockIdx.x; blk < c * chunks; blk += gridDim.x) {
+        int ch = blk / chunks, chunk = blk - ch * chunks, g = ch / cpg;
         float sw = 0.f, sb = 0.f;
-        for (int i = 0; i < n; i++) {
+        for (int i = chunk * per; i < min(n, (chunk + 1) * per); i++) {
             long long o = ((long long) i * c + ch) * hw;
             float mu = mean[i * groups + g], rs = rstd[i * groups + g];
             for (int j = threadIdx.x; j < hw; j += blockDim.x) {
@@ -183,8 +185,21 @@ extern "C" __global__ void group_norm_param_grads(int n, int c, int groups, int 
         sw = ts_block_sum(sw, scratch);
         sb = ts_block_sum(sb, scratch);
         if (threadIdx.x == 0) {
-            if (gw != 0) gw[ch] = sw;
-            if (gb != 0) gb[ch] = sb;
+            partial[blk] = sw;
+            partial[c * chunks + blk] = sb;
         }
+    }
+}
+
+// gw[c], gb[c]: the chunks' partial sums, added in chunk order.
+extern "C" __global__ void group_norm_param_grads(int c, int chunks, const float* partial, float* gw, float* gb) {
+    TS_FOR(ch, c) {
+        float sw = 0.f, sb = 0.f;
+        for (int k = 0; k < chunks; k++) {
+            sw += partial[ch * chunks + k];
+            sb += partial[(c + ch) * chunks + k];
+        }
+        if (gw != 0) gw[ch] = sw;
+        if (gb != 0) gb[ch] = sb;
     }
 }
