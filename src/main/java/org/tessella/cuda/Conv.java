@@ -14,7 +14,8 @@ import org.tessella.tensor.Tensor;
  * same float32 checks as the exact path (CudaChecks: 1e-5 to 3e-5 against the CPU, tolerance 1e-4) at 1.7x its
  * speed on an H200, though it is not bitwise SGEMM. The weight gradient splits its long reduction (images x pixels)
  * into ranges fixed by the shapes alone and sums the partial tiles in order, so results are deterministic and the
- * same on every such GPU. {@code TESSELLA_CUDA_CONV=im2col} sends every precision to the explicit path below (exact
+ * same on every such GPU; it sums the bias gradient in the same pass. The input gradient goes by stride classes of
+ * input pixels, each with only the taps that reach it (a quarter of the products at stride 2). {@code TESSELLA_CUDA_CONV=im2col} sends every precision to the explicit path below (exact
  * SGEMM at FP32); pointwise convolutions always go straight to cuBLAS, as does everything on older GPUs.
  *
  * <p>The explicit path is im2col + cuBLAS: col[n] [C*kh*kw, Ho*Wo] from x[n] (a 1x1, stride-1, unpadded
@@ -49,14 +50,33 @@ final class Conv {
 
     private static int tiles(int v, int t) { return (v + t - 1) / t; }
 
+    /**
+     * The input gradient's blocks: per stride class (qh, qw) of input pixels (conv.cu's conv_class: the pixels with
+     * (ih + pad) % s = qh and (iw + pad) % s = qw), the tiles of its n * Hq * Wq pixels times the channel tiles.
+     */
+    private static int inputGradientTiles(Geo g) {
+        int s = g.stride(), total = 0;
+        for (int qh = 0; qh < s; qh++) {
+            for (int qw = 0; qw < s; qw++) {
+                int ihq = Math.floorMod(qh - g.pad(), s), iwq = Math.floorMod(qw - g.pad(), s);
+                int hq = ihq < g.h() ? (g.h() - 1 - ihq) / s + 1 : 0, wq = iwq < g.w() ? (g.w() - 1 - iwq) / s + 1 : 0;
+                total += tiles(g.c(), BM) * tiles(g.n() * hq * wq, BN);
+            }
+        }
+        return total;
+    }
+
     private String variant(String kernel) { return kernel + (be.matmulPrecision() == GemmPrecision.FP32 ? "_3xtf32" : "_tf32"); }
 
-    private void launchImplicit(String kernel, Geo g, int gridX, int gridY, Tensor a, Tensor b, Tensor out, Tensor bias,
+    /** {@code aux}: forward, the bias (or null); weight gradient, the bias gradient or its per-range partials (or null). */
+    private void launchImplicit(String kernel, Geo g, int gridX, int gridY, Tensor a, Tensor b, Tensor out, Tensor aux,
                                 int kPerSplit) {
-        be.launch(be.kernel(IMPLICIT, variant(kernel)), gridX, gridY, THREADS, 0, KernelArgs.begin()
+        String name = variant(kernel);
+        be.launch(be.kernel(IMPLICIT, name), gridX, gridY, THREADS, 0, KernelArgs.begin()
                 .i32(g.n()).i32(g.c()).i32(g.h()).i32(g.w()).i32(g.o()).i32(g.kh()).i32(g.kw()).i32(g.stride())
                 .i32(g.pad()).i32(g.ho()).i32(g.wo()).ptr(be.ptr(a)).ptr(be.ptr(b)).ptr(be.ptr(out))
-                .ptr(bias == null ? 0L : be.ptr(bias)).i32(kPerSplit));
+                .ptr(aux == null ? 0L : be.ptr(aux)).i32(kPerSplit),
+                () -> String.format("%s %d->%d %dx%d k%d s%d", name, g.c(), g.o(), g.h(), g.w(), g.kh(), g.stride()));
     }
 
     /** Geometry of x [n, c, h, w] * w [o, c, kh, kw] -> y [n, o, ho, wo]. */
@@ -116,8 +136,7 @@ final class Conv {
         Geo g = Geo.of(gx, w, gy, stride, padding);
         if (g.n() == 0 || g.c() == 0) return;
         if (implicitFits(g)) {
-            launchImplicit("conv_backward_input", g, tiles(g.c(), BM) * tiles(g.n() * g.h() * g.w(), BN), 1, w, gy, gx,
-                    null, 0);
+            launchImplicit("conv_backward_input", g, inputGradientTiles(g), 1, w, gy, gx, null, 0);
             return;
         }
         Tensor gyv = gy.reshape(g.n(), g.o(), g.p()), wm = w.reshape(1, g.o(), g.ckk());
@@ -148,8 +167,7 @@ final class Conv {
             return;
         }
         if (implicitFits(g)) {
-            implicitWeightGradient(g, gy, x, gw);
-            if (gBias != null) be.reduce(ReduceOp.SUM, gyv, gBias.reshape(1, g.o(), 1));
+            implicitWeightGradient(g, gy, x, gw, gBias);
             return;
         }
         // per-image partials gy[n] col[n]^T, then their sum over images in order
@@ -175,20 +193,26 @@ final class Conv {
     /**
      * gw = sum over images and output pixels of gy x^T, with K (images x pixels) cut into ranges of a multiple of BK
      * such that about {@link #SPLIT_TARGET_BLOCKS} blocks run; each range's tile goes to its own slice of a partial
-     * buffer, summed over the ranges in order (one range writes gw itself).
+     * buffer, summed over the ranges in order (one range writes gw itself). The bias gradient comes out of the same
+     * pass (the blocks of the first column tile sum the gy rows they load), per range, summed the same way.
      */
-    private void implicitWeightGradient(Geo g, Tensor gy, Tensor x, Tensor gw) {
+    private void implicitWeightGradient(Geo g, Tensor gy, Tensor x, Tensor gw, Tensor gBias) {
         int tiles = tiles(g.o(), BM) * tiles(g.ckk(), BN), k = g.n() * g.p(), kTiles = tiles(k, BK);
         int wanted = Math.max(1, Math.min(kTiles, tiles(SPLIT_TARGET_BLOCKS, tiles)));
         int kPerSplit = tiles(kTiles, wanted) * BK, splits = tiles(k, kPerSplit);
         if (splits == 1) {
-            launchImplicit("conv_backward_weight", g, tiles, 1, gy, x, gw, null, kPerSplit);
+            launchImplicit("conv_backward_weight", g, tiles, 1, gy, x, gw, gBias, kPerSplit);
             return;
         }
         Tensor partial = be.scratch(DType.F32, splits, g.o(), g.ckk());
-        launchImplicit("conv_backward_weight", g, tiles, splits, gy, x, partial, null, kPerSplit);
+        Tensor biasPartial = gBias == null ? null : be.scratch(DType.F32, splits, g.o());
+        launchImplicit("conv_backward_weight", g, tiles, splits, gy, x, partial, biasPartial, kPerSplit);
         be.reduce(ReduceOp.SUM, partial.reshape(splits, g.o() * g.ckk()), gw.reshape(1, g.o() * g.ckk()));
         be.release(partial);
+        if (biasPartial != null) {
+            be.reduce(ReduceOp.SUM, biasPartial, gBias.reshape(1, g.o()));
+            be.release(biasPartial);
+        }
     }
 
     void upsampleNearest(Tensor x, int factor, Tensor y) {

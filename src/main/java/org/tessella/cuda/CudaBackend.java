@@ -12,6 +12,9 @@ import org.tessella.tensor.ShapeException;
 import org.tessella.tensor.Tensor;
 import org.tessella.tensor.Workspace;
 
+import java.util.List;
+import java.util.function.Supplier;
+
 /**
  * The CUDA backend: tensors live in device memory ({@link DeviceStorage}) and every primitive runs on the GPU, as an
  * NVRTC-compiled kernel of this package's CUDA C sources or a cuBLAS call; data crosses to the host only when it is
@@ -183,6 +186,12 @@ public final class CudaBackend implements Backend {
         kernels.launch(k, gridX, gridY, threads, sharedBytes, args);
     }
 
+    /** As above, named {@code label} in the profiler (built only when profiling: see {@link #profiling()}). */
+    void launch(Kernels.Kernel k, int gridX, int gridY, int threads, int sharedBytes, KernelArgs args,
+                Supplier<String> label) {
+        kernels.launch(k, gridX, gridY, threads, sharedBytes, args, KernelProfiler.ENABLED ? label.get() : null);
+    }
+
     /** Threads for a block that reduces rows of d elements: a power of two from 32 to 512. */
     static int rowThreads(int d) {
         if (d >= 2048) return 512;
@@ -245,7 +254,7 @@ public final class CudaBackend implements Backend {
 
     @Override public double sumOfSquares(Tensor x) { return reductions.sumOfSquares(x); }
 
-    @Override public double sumOfSquares(java.util.List<Tensor> xs) { return reductions.sumOfSquares(xs); }
+    @Override public double sumOfSquares(List<Tensor> xs) { return reductions.sumOfSquares(xs); }
 
     @Override public void argmax(Tensor x, Tensor out) { reductions.argmax(x, out); }
 

@@ -141,7 +141,7 @@ final class CudaChecks {
         c.add(new Check("layerNorm + backward", FP32, this::layerNorm));
         c.add(new Check("rmsNorm + backward", FP32, this::rmsNorm));
         c.add(new Check("groupNorm + backward", FP32, this::groupNorm));
-        c.add(new Check("embedding/gather + scatter backward", FP32, this::indexing));
+        c.add(new Check("embedding/gather + scatter backward (one chunk, and several with a hot row)", FP32, this::indexing));
         String[] convOps = {"conv2d", "conv2dBackwardInput", "conv2dBackwardWeight (+ bias)"};
         for (int op = 0; op < 3; op++) {
             int which = op;
@@ -420,6 +420,17 @@ final class CudaChecks {
         Tensor wt = rand(1403, -1, 1, 50, 33), gt = up(wt); // accumulates into existing values
         cpu.embeddingBackward(g, idx, wt);
         gpu.embeddingBackward(up(g), up(idx), gt);
+        double chunked = 0; // several index chunks, narrow (d <= 32) and wide rows, most indices on one row
+        for (int d : new int[]{8, 40}) {
+            int n = 5000, v = 300;
+            int[] ids = new int[n];
+            SplittableRandom r = new SplittableRandom(1407 + d);
+            for (int i = 0; i < n; i++) ids[i] = r.nextInt(4) == 0 ? r.nextInt(v) : 3;
+            Tensor ci = Tensor.ofInts(ids, n), cg = rand(1408 + d, -1, 1, n, d), cw = rand(1409 + d, -1, 1, v, d), cgt = up(cw);
+            cpu.embeddingBackward(cg, ci, cw);
+            gpu.embeddingBackward(up(cg), up(ci), cgt);
+            chunked = max(chunked, rel(cgt, cw));
+        }
         Tensor x = rand(1404, -1, 1, 3, 7, 5), gi = randInts(1405, 7, 3, 4, 5), gg = rand(1406, -1, 1, 3, 4, 5);
         Tensor wgo = Tensor.persistent(DType.F32, 3, 4, 5), ggo = gpu.empty(DType.F32, 3, 4, 5);
         cpu.gather(x, 1, gi, wgo);
@@ -427,7 +438,7 @@ final class CudaChecks {
         Tensor wsx = Tensor.persistent(DType.F32, 3, 7, 5), gsx = gpu.persistent(DType.F32, 3, 7, 5);
         cpu.scatterAdd(gg, 1, gi, wsx);
         gpu.scatterAdd(up(gg), 1, up(gi), gsx);
-        return max(rel(go, wo), rel(gt, wt), rel(ggo, wgo), rel(gsx, wsx));
+        return max(rel(go, wo), rel(gt, wt), chunked, rel(ggo, wgo), rel(gsx, wsx));
     }
 
     private final Map<GemmPrecision, double[]> convErrors = new EnumMap<>(GemmPrecision.class);

@@ -1,5 +1,8 @@
 package org.tessella.cuda;
 
+import org.tessella.backend.BinaryOp;
+import org.tessella.backend.ReduceOp;
+import org.tessella.tensor.DType;
 import org.tessella.tensor.Shape;
 import org.tessella.tensor.Tensor;
 
@@ -9,6 +12,9 @@ import org.tessella.tensor.Tensor;
  * backend's message after the launch (one small read, which waits for the kernel).
  */
 final class Indexing {
+    /** Indices per chunk of embeddingBackward, and the most floats its partial tables may take. */
+    private static final int CHUNK = 1024;
+    private static final long PARTIAL_LIMIT = 16L << 20;
     private static final String M = "indexing";
     private final CudaBackend be;
 
@@ -36,11 +42,25 @@ final class Indexing {
         be.requireContiguous("embeddingBackward", g, idx, gTable);
         int v = gTable.shape(0), d = gTable.shape(1), n = idx.numel();
         if (n == 0 || d == 0) return;
+        // chunks of CHUNK indices (fewer where the partial tables would pass PARTIAL_LIMIT floats): a function of the
+        // shapes alone, so the order of the sums is too
+        int chunks = (int) Math.max(1, Math.min((n + (long) CHUNK - 1) / CHUNK, PARTIAL_LIMIT / ((long) v * d)));
+        int chunk = (int) ((n + (long) chunks - 1) / chunks);
+        Tensor partial = chunks > 1 ? be.scratch(DType.F32, chunks, v * d) : null;
         try (DeviceStatus status = be.status(Integer.MAX_VALUE)) {
             // 256 threads: 8 warps, one table row each (see indexing.cu)
-            be.launchGrid(be.kernel(M, "embedding_backward"), Math.min((v + 7) / 8, 1 << 16), 256, KernelArgs.begin()
-                    .i32(n).i32(d).i32(v).ptr(be.ptr(g)).ptr(be.ptr(idx)).ptr(be.ptr(gTable)).ptr(status.address()));
+            be.launch(be.kernel(M, "embedding_backward"), (v + 7) / 8, chunks, 256, 0, KernelArgs.begin().i32(n).i32(d)
+                    .i32(v).i32(chunk).ptr(be.ptr(g)).ptr(be.ptr(idx)).ptr(be.ptr(partial != null ? partial : gTable))
+                    .ptr(status.address()));
             check(status, "embeddingBackward", idx, v, "a table");
+            if (partial != null) {
+                Tensor sum = be.scratch(DType.F32, 1, v * d), flat = gTable.reshape(1, v * d);
+                be.reduce(ReduceOp.SUM, partial, sum);
+                be.binary(BinaryOp.ADD, flat, sum, flat);
+                be.release(sum);
+            }
+        } finally {
+            if (partial != null) be.release(partial);
         }
     }
 

@@ -64,10 +64,15 @@ final class Kernels {
     }
 
     void launch(Kernel k, int gridX, int gridY, int block, int sharedBytes, KernelArgs args) {
+        launch(k, gridX, gridY, block, sharedBytes, args, null);
+    }
+
+    /** As above; {@code label} (when not null) names the launch in the profiler instead of the kernel's name. */
+    void launch(Kernel k, int gridX, int gridY, int block, int sharedBytes, KernelArgs args, String label) {
         if (gridX == 0 || gridY == 0) return;
         context.bind();
         MemorySegment started = context.profiler().begin();
         context.driver().launch(k.function(), gridX, gridY, block, sharedBytes, context.stream(), args.pointers(), k.name());
-        context.profiler().end(started, k.name());
+        context.profiler().end(started, label != null ? label : k.name());
     }
 }

@@ -18,63 +18,67 @@ extern "C" __global__ void embedding(int n, int d, int v, const float* table, co
     }
 }
 
-// gTable[idx[i], :] += g[i, :] for i in order (the CPU's order, so the sums are the same bits). One warp owns a
-// table row: the block stages idx 256 at a time in shared memory and each warp ballots its row's hits 32 indices at
-// a time. No atomics on floats, and no serial chain of memory round trips for a row that many indices hit (a
-// codebook early in training sends most latents to a few codes): for d <= 32 every lane loads the g row of its own
-// index, and the warp adds the hits in increasing i with shuffles into registers that hold the table row; wider
-// rows are added hit by hit, a column per lane.
-extern "C" __global__ void embedding_backward(int n, int d, int v, const float* g, const int* idx, float* gTable,
-                                              int* status) {
+// gTable[idx[i], :] += g[i, :], deterministically: the indices go in chunks (blockIdx.y) of `chunk`, and within a
+// chunk each table row's hits are added in increasing i. One chunk: out is gTable itself and the sums start from its
+// rows (the CPU's order, the same bits). Several: out[c] is chunk c's partial table (all rows written), which the host
+// sums in chunk order and adds to gTable; a row that most indices hit (a codebook early in training sends most
+// latents to a few codes) is then summed by many warps at once instead of one.
+// One warp owns a table row: the block stages its chunk's indices 256 at a time in shared memory, each warp ballots
+// its row's hits 32 indices at a time. No atomics on floats. For d <= 32 every lane loads the g row of its own index
+// and the warp adds the hits in order with shuffles into registers holding the row; wider rows are added hit by
+// hit, a column per lane.
+extern "C" __global__ void embedding_backward(int n, int d, int v, int chunk, const float* g, const int* idx,
+                                              float* out, int* status) {
     __shared__ int tile[256];
     int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
-    bool narrow = d <= 32;
-    for (int t0 = blockIdx.x * warps; t0 < v; t0 += gridDim.x * warps) {
-        int t = t0 + (threadIdx.x >> 5); // may be >= v: such a warp still helps stage the tiles
-        float* dst = gTable + (long long) t * d;
-        float acc[32];
+    bool narrow = d <= 32, partial = gridDim.y > 1;
+    int t0 = blockIdx.x * warps, t = t0 + (threadIdx.x >> 5); // t may be >= v: such a warp still helps stage the tiles
+    int begin = blockIdx.y * chunk, end = min(n, begin + chunk);
+    float* dst = out + ((long long) blockIdx.y * v + t) * d;
+    float acc[32];
 #pragma unroll
-        for (int j = 0; j < 32; j++) acc[j] = narrow && t < v && j < d ? dst[j] : 0.f;
-        for (int base = 0; base < n; base += blockDim.x) {
-            __syncthreads();
-            int i = base + threadIdx.x;
-            int id = i < n ? idx[i] : 0;
-            if (i < n && (id < 0 || id >= v) && t0 == 0) atomicMin(status, i);
-            tile[threadIdx.x] = i < n ? id : -1;
-            __syncthreads();
-            int count = min((int) blockDim.x, n - base);
-            for (int s = 0; s < count; s += 32) {
-                bool hit = t < v && s + lane < count && tile[s + lane] == t;
-                unsigned hits = __ballot_sync(0xffffffffu, hit);
-                if (hits == 0u) continue;
-                const float* src = g + (long long) (base + s) * d;
-                if (narrow) {
-                    float mine[32];
+    for (int j = 0; j < 32; j++) acc[j] = narrow && t < v && j < d && !partial ? dst[j] : 0.f;
+    if (!narrow && partial && t < v)
+        for (int j = lane; j < d; j += 32) dst[j] = 0.f;
+    for (int base = begin; base < end; base += blockDim.x) {
+        __syncthreads();
+        int i = base + threadIdx.x;
+        int id = i < end ? idx[i] : 0;
+        if (i < end && (id < 0 || id >= v) && blockIdx.x == 0) atomicMin(status, i);
+        tile[threadIdx.x] = i < end ? id : -1;
+        __syncthreads();
+        int count = min((int) blockDim.x, end - base);
+        for (int s = 0; s < count; s += 32) {
+            bool hit = t < v && s + lane < count && tile[s + lane] == t;
+            unsigned hits = __ballot_sync(0xffffffffu, hit);
+            if (hits == 0u) continue;
+            const float* src = g + (long long) (base + s) * d;
+            if (narrow) {
+                float mine[32];
 #pragma unroll
-                    for (int j = 0; j < 32; j++) mine[j] = hit && j < d ? src[(long long) lane * d + j] : 0.f;
-                    while (hits != 0u) {
-                        int b = __ffs(hits) - 1;
-                        hits &= hits - 1u;
+                for (int j = 0; j < 32; j++) mine[j] = hit && j < d ? src[(long long) lane * d + j] : 0.f;
+                while (hits != 0u) {
+                    int b = __ffs(hits) - 1;
+                    hits &= hits - 1u;
 #pragma unroll
-                        for (int j = 0; j < 32; j++) {
-                            if (j >= d) break; // uniform: d is the same for the whole warp
-                            acc[j] += __shfl_sync(0xffffffffu, mine[j], b);
-                        }
+                    for (int j = 0; j < 32; j++) {
+                        if (j >= d) break; // uniform: d is the same for the whole warp
+                        acc[j] += __shfl_sync(0xffffffffu, mine[j], b);
                     }
-                } else {
-                    while (hits != 0u) {
-                        int b = __ffs(hits) - 1;
-                        hits &= hits - 1u;
-                        for (int j = lane; j < d; j += 32) dst[j] += src[(long long) b * d + j];
-                    }
+                }
+            } else {
+                while (hits != 0u) {
+                    int b = __ffs(hits) - 1;
+                    hits &= hits - 1u;
+                    for (int j = lane; j < d; j += 32) dst[j] += src[(long long) b * d + j];
                 }
             }
         }
-        if (narrow && t < v) {
+    }
+    if (narrow && t < v) {
 #pragma unroll
-            for (int j = 0; j < 32; j++)
-                if (j < d && lane == j) dst[j] = acc[j];
-        }
+        for (int j = 0; j < 32; j++)
+            if (j < d && lane == j) dst[j] = acc[j];
     }
 }
 
