@@ -1,6 +1,6 @@
-// Implicit-GEMM convolutions on the tensor cores (compute capability 8.0 and newer: mma.sync with tf32 inputs). The three products of a convolution are GEMMs whose image operand is gathered from the
-// [N, C, H, W] tensor as a tile is loaded, so no column buffer is written to memory (im2col moved 9x the input
-// through DRAM twice):
+// Implicit-GEMM convolutions on the tensor cores (compute capability 8.0 and newer: mma.sync with tf32 inputs).
+// The three products of a convolution are GEMMs whose image operand is gathered from the [N, C, H, W] tensor as a
+// tile is loaded, so no column buffer is written to memory (im2col moved 9x the input through DRAM twice):
 //   forward          y[n, o, p]  = sum over k = (c, a, b)   of w[o, c, a, b] * x[n, c, ih, iw]   M = O, N = n*P, K = C*kh*kw
 //   input gradient   gx[n, c, q] = sum over k = (o, a, b)   of w[o, c, a, b] * gy[n, o, oh, ow]  M = C, N = n*H*W, K = O*kh*kw
 //                    (by stride classes of input pixels, each with only the taps that reach it: see conv_class)
@@ -13,9 +13,9 @@
 // [m][k], B as [k][n]; row strides 20 and 136 words put every fragment read in its own bank). Image taps are
 // stepped (channel, a, b) row by row instead of divided out. The weight gradient also sums the bias gradient from
 // the gy rows it loads. Kept simple on purpose: measured on an H200 (vq-s training at batch 256), this version ran
-// 10-40% faster than three variants: 32-deep K tiles (their registers
-// halved the occupancy), a three-stage cp.async pipeline with ldmatrix fragments from K-contiguous tiles (bank
-// conflicts on the 4-byte copies), and the same pipeline with these tiles.
+// 10-40% faster than three variants: 32-deep K tiles (their registers halved the occupancy), a three-stage cp.async
+// pipeline with ldmatrix fragments from K-contiguous tiles (bank conflicts on the 4-byte copies), and the same
+// pipeline with these tiles.
 // Precision: TF32 rounds each operand to nearest (one mma per product). The 3xTF32 variant splits each operand into
 // a tf32 head and its remainder and computes tail*head + head*tail + head*head (small products first), adding each
 // tile's products into the float32 sums with ordinary adds (the mma's own accumulation truncates). The weight
