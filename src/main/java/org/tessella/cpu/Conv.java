@@ -1,7 +1,9 @@
 package org.tessella.cpu;
 
 import java.util.Arrays;
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import org.tessella.tensor.Tensor;
 
@@ -27,13 +29,15 @@ import org.tessella.tensor.Tensor;
  * on the shapes, except where the paths do the same operations in the same order (ConvGemm's three ways to read B; the
  * pointwise GEMM). col2im and the pooling kernels work per (image, channel) plane, each plane on one thread in a fixed
  * order; the im2col fallback adds its per-image partials in image order; the bias gradient adds pixels in eight
- * interleaved double chains (pixel index mod 8, images in order) combined pairwise.
+ * interleaved double chains (pixel index mod 8, images in order) combined pairwise, on vectors or scalars alike.
  */
 final class Conv {
     private Conv() {}
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int VL = S.length();
+    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+    private static final int DL = D.length();
 
     /**
      * Below this many input channels the weight gradient goes through im2col and per-image GEMMs (the tap GEMM would
@@ -157,28 +161,46 @@ final class Conv {
         if (gBias != null) {
             float[] gba = gBias.floats();
             int gbo = gBias.offset(), p = g.p();
-            // eight interleaved double chains (pixel index mod 8) so that the adds overlap; a fixed order, scalar
             WorkerPool.global().parallelFor(g.o(), Math.max(1, (1 << 16) / Math.max(1, g.n() * p)), (s, e) -> {
-                for (int o = s; o < e; o++) {
-                    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
-                    for (int i = 0; i < g.n(); i++) {
-                        int base = gyo + i * op + o * p, q = 0;
-                        for (; q + 8 <= p; q += 8) {
-                            s0 += gya[base + q];
-                            s1 += gya[base + q + 1];
-                            s2 += gya[base + q + 2];
-                            s3 += gya[base + q + 3];
-                            s4 += gya[base + q + 4];
-                            s5 += gya[base + q + 5];
-                            s6 += gya[base + q + 6];
-                            s7 += gya[base + q + 7];
-                        }
-                        for (; q < p; q++) s0 += gya[base + q];
-                    }
-                    gba[gbo + o] = (float) (((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)));
-                }
+                double[] chains = new double[8];
+                for (int o = s; o < e; o++) gba[gbo + o] = biasSum(gya, gyo + o * p, g.n(), op, p, chains);
             });
         }
+    }
+
+    /**
+     * The sum of p pixels in each of n rows (row i at first + i*stride) as eight double chains, chain j taking pixel
+     * indices j mod 8 in order (a row's last p mod 8 pixels go to chain 0), combined pairwise: a fixed order, so that the
+     * adds overlap. When rows are whole vectors it runs on vectors that each hold whole chains (the same adds).
+     */
+    private static float biasSum(float[] a, int first, int n, int stride, int p, double[] c) {
+        Arrays.fill(c, 0);
+        if (p % VL == 0 && (DL == 8 || DL == 4)) {
+            // float lanes [0, 8) of each 8-pixel group go to chains 0-7: with 8 double lanes both halves of a
+            // 16-float vector add into one accumulator, in pixel order; with 4, the halves are chains 0-3 and 4-7
+            DoubleVector lo = DoubleVector.zero(D), hi = DoubleVector.zero(D);
+            for (int i = 0; i < n; i++)
+                for (int q = 0, base = first + i * stride; q < p; q += VL) {
+                    FloatVector v = FloatVector.fromArray(S, a, base + q);
+                    DoubleVector v0 = (DoubleVector) v.convert(VectorOperators.F2D, 0);
+                    DoubleVector v1 = (DoubleVector) v.convert(VectorOperators.F2D, 1);
+                    if (DL == 8) lo = lo.add(v0).add(v1);
+                    else {
+                        lo = lo.add(v0);
+                        hi = hi.add(v1);
+                    }
+                }
+            lo.intoArray(c, 0);
+            if (DL == 4) hi.intoArray(c, 4);
+        } else {
+            for (int i = 0; i < n; i++) {
+                int base = first + i * stride, q = 0;
+                for (; q + 8 <= p; q += 8)
+                    for (int j = 0; j < 8; j++) c[j] += a[base + q + j];
+                for (; q < p; q++) c[0] += a[base + q];
+            }
+        }
+        return (float) (((c[0] + c[1]) + (c[2] + c[3])) + ((c[4] + c[5]) + (c[6] + c[7])));
     }
 
     /** {@code dst = (first ? 0 : dst) + part[0] + part[1] + ...}, the count parts of len floats added in order. */

@@ -9,8 +9,9 @@ import jdk.incubator.vector.VectorSpecies;
  * Implicit-GEMM convolution: {@code out[n] = A @ col(src[n]) (+ bias)} for every image n, where A is m x K and
  * col(src[n]) is the K x P im2col matrix of one source image under a {@link Window}. col is never materialised. A is
  * packed once per call, whole (micro-panels of MR rows), and shared read-only by all threads. A unit of work is one
- * image and one panel of NR output pixels; for each KC block of K, every MR-row tile of A runs a register-blocked
- * micro kernel (MR x NR, as {@link Gemm#kernel}) against that panel's B, read in one of three ways:
+ * image and one panel of output pixels (DNR = four vectors where B is read in place, Gemm's NR where it is packed); for
+ * each KC block of K, every MR-row tile of A runs a register-blocked micro kernel (MR x DNR, or {@link Gemm#kernel}'s
+ * MR x NR) against that panel's B, read in one of three ways:
  * <ul>
  *   <li>when output rows are whole vectors (width a multiple of the vector length): straight from a zero-padded copy
  *       of the image that each thread makes for the images it works on, B's vectors at row k found through a table
@@ -27,8 +28,8 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>The forward convolution is A = the weights [O, C*kh*kw] over x; the stride-1 input gradient is a convolution of gy
  * with the weights transposed and flipped (A [C, O*kh*kw], see {@link #packFlipped}) and padding {@code k-1-pad}.
  *
- * <p>Arithmetic is exactly {@link Gemm}'s, whichever way B is read: each output is {@code acc = 0; acc = fma(a, b,
- * acc)} in order of k within a KC block, then stored (first block), {@code acc + bias} (first block with a bias) or
+ * <p>Arithmetic has {@link Gemm}'s form (with this class's own KC), whichever way B is read: each output is
+ * {@code acc = 0; acc = fma(a, b, acc)} in order of k within a KC block, then stored (first block), {@code acc + bias} (first block with a bias) or
  * {@code acc + out} (later blocks). Units never split K, so the thread count and the vector width change where an
  * output is computed, never how.
  */
@@ -37,7 +38,17 @@ final class ConvGemm {
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int VL = S.length();
-    private static final int MR = Gemm.MR, NR = Gemm.NR, KC = Gemm.KC;
+    private static final int MR = Gemm.MR, NR = Gemm.NR;
+    /**
+     * Depth of a K block: 128 channels of a 3x3 kernel, so that vq-s's convolutions (K = 576 and 1152) store each tile
+     * once instead of adding a second, short block into the output (a constant: the bits never depend on the path).
+     */
+    private static final int KC = 1152;
+    /**
+     * Panel width (pixels) of the direct paths: four vectors, so that each broadcast of A feeds four multiply-adds and
+     * the 6 x 4 accumulators still leave registers for B (the packed path keeps Gemm's NR, for {@link Gemm#kernel}).
+     */
+    private static final int DNR = 4 * VL;
     /** Least work (multiply-adds) worth a task of its own. */
     private static final long MIN_TASK_WORK = 1L << 19;
 
@@ -55,13 +66,13 @@ final class ConvGemm {
     private static final class Scratch {
         float[] a = new float[0];
         final float[] b = new float[KC * NR];
-        final float[] tile = new float[MR * NR];
+        final float[] tile = new float[MR * Math.max(NR, DNR)];
         final int[] segOh = new int[NR], segOw = new int[NR], segLen = new int[NR];
         int[] lo = new int[0], hi = new int[0];
         float[] xp = new float[0];
         long padCall = -1;
         int padImage = -1;
-        final int[] pos = new int[NR / VL];
+        final int[] pos = new int[DNR / VL];
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -121,7 +132,9 @@ final class ConvGemm {
      */
     static void run(Window win, int images, float[] pa, int m, float[] src, int srcOff, float[] out, int outOff,
                     float[] bias, int biasOff) {
-        int p = win.p(), k = win.k(), panels = (p + NR - 1) / NR, tiles = tiles(m);
+        boolean shifted = win.wo() % VL != 0 && win.stride() == 1;
+        boolean direct = win.wo() % VL == 0 || shifted;
+        int nr = direct ? DNR : NR, p = win.p(), k = win.k(), panels = (p + nr - 1) / nr, tiles = tiles(m);
         long units = (long) images * panels;
         if (units > Integer.MAX_VALUE) throw new IllegalArgumentException("conv2d: too many output tiles");
         // Output rows of whole vectors: B is read in place from a zero-padded (for stride > 1 also phase-split) copy
@@ -131,27 +144,24 @@ final class ConvGemm {
         // Only the preferred species is used here, as everywhere in the backend: a second vector shape in the same
         // generic Vector API methods pollutes their type profiles, and C2 then compiles hot kernels without the
         // intrinsics (measured: 8x slower decoding after a GEMM-heavy phase, and the reverse).
-        boolean shifted = win.wo() % VL != 0 && win.stride() == 1;
-        boolean direct = win.wo() % VL == 0 || shifted;
         int[] off = shifted ? shiftedOffsets(win) : direct ? offsets(win) : null;
         long call = CALLS.incrementAndGet();
-        int grain = (int) Math.max(1, MIN_TASK_WORK / ((long) tiles * MR * NR * k));
+        int grain = (int) Math.max(1, MIN_TASK_WORK / ((long) tiles * MR * nr * k));
         WorkerPool.global().parallelFor((int) units, grain, (s, e) -> {
             Scratch sc = SCRATCH.get();
             for (int u = s; u < e; u++) {
-                int n = u / panels, p0 = u % panels * NR, cols = Math.min(NR, p - p0);
+                int n = u / panels, p0 = u % panels * nr, cols = Math.min(nr, p - p0);
                 int img = srcOff + n * win.imageSize(), dst = outOff + n * m * p + p0;
                 int segs = 0;
                 if (shifted) {
                     padShifted(win, src, img, sc, call, n);
-                    sc.pos[0] = p0;
-                    sc.pos[1] = p0 + VL;
+                    for (int j = 0; j < DNR / VL; j++) sc.pos[j] = p0 + j * VL;
                 } else if (direct) {
                     pad(win, src, img, sc, call, n);
                     // where each vector of the panel's pixels starts in the padded image (the last one repeated
                     // past the end of a partial panel)
                     int width = VL, wp = phaseCols(win);
-                    for (int j = 0; j < NR / width; j++) {
+                    for (int j = 0; j < DNR / width; j++) {
                         int q = p0 + Math.min(j * width, cols - 1) / width * width;
                         sc.pos[j] = q / win.wo() * wp + q % win.wo();
                     }
@@ -163,13 +173,14 @@ final class ConvGemm {
                     if (!direct) packPanel(win, src, img, pc, kc, sc, segs);
                     for (int t = 0; t < tiles; t++) {
                         int ao = t * k * MR + pc * MR;
-                        if (direct) kernelDirect(kc, pa, ao, sc.xp, sc.pos[0], sc.pos[1] - sc.pos[0], off, pc, sc.tile);
+                        if (direct && m - t * MR == 1) kernelDirect1(kc, pa, ao, sc.xp, sc.pos, off, pc, sc.tile);
+                        else if (direct) kernelDirect(kc, pa, ao, sc.xp, sc.pos, off, pc, sc.tile);
                         else Gemm.kernel(kc, pa, ao, sc.b, 0, sc.tile);
                         for (int r = 0, rows = Math.min(MR, m - t * MR); r < rows; r++) {
                             int row = t * MR + r, o = dst + row * p;
-                            if (pc > 0) add(sc.tile, r * NR, out, o, cols);
-                            else if (bias != null) addBias(sc.tile, r * NR, out, o, cols, bias[biasOff + row]);
-                            else System.arraycopy(sc.tile, r * NR, out, o, cols);
+                            if (pc > 0) add(sc.tile, r * nr, out, o, cols);
+                            else if (bias != null) addBias(sc.tile, r * nr, out, o, cols, bias[biasOff + row]);
+                            else System.arraycopy(sc.tile, r * nr, out, o, cols);
                         }
                     }
                 }
@@ -212,14 +223,14 @@ final class ConvGemm {
 
     /**
      * Makes sc.xp the column-shifted copy of image n (stride 1): plane (kj, c) row r holds padded row r from column kj,
-     * wo values, zero off the image; NR floats of slack after the last plane, which a partial last panel may read
+     * wo values, zero off the image; DNR floats of slack after the last plane, which a partial last panel may read
      * (into columns that are never stored).
      */
     private static void padShifted(Window win, float[] src, int img, Scratch sc, long call, int n) {
         if (sc.padCall == call && sc.padImage == n) return;
         int h = win.h(), w = win.w(), ph = win.ph(), pw = win.pw(), c = win.ch(), wo = win.wo(), hp = h + 2 * ph;
         int planes = win.kw() * c;
-        if (sc.xp.length < planes * hp * wo + NR) sc.xp = new float[planes * hp * wo + NR];
+        if (sc.xp.length < planes * hp * wo + DNR) sc.xp = new float[planes * hp * wo + DNR];
         float[] xp = sc.xp;
         for (int q = 0; q < planes; q++) {
             int kj = q / c, ch = q % c, plane = q * hp * wo;
@@ -273,52 +284,63 @@ final class ConvGemm {
     }
 
     /**
-     * {@link Gemm#kernel} with B read in place: for k in [0, kc), the two vectors of B are xp[pos0 + off[pc + k]]
-     * and xp[pos0 + step + off[pc + k]]. Same arithmetic, so the same bits as the packed path.
+     * An MR x DNR tile of A @ B with B read in place: for k in [0, kc), the four vectors of B are xp[pos[j] +
+     * off[pc + k]]. Each output is Gemm's {@code acc = 0; acc = fma(a, b, acc)} in order of k; t gets rows at stride
+     * DNR.
      */
-    private static void kernelDirect(int kc, float[] pa, int ao, float[] xp, int pos0, int step, int[] off, int pc,
-                                     float[] t) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+    private static void kernelDirect(int kc, float[] pa, int ao, float[] xp, int[] pos, int[] off, int pc, float[] t) {
+        int q0 = pos[0], q1 = pos[1], q2 = pos[2], q3 = pos[3];
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S), c23 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S), c33 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c42 = FloatVector.zero(S), c43 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c52 = FloatVector.zero(S), c53 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
-            int ai = ao + p * MR, bi = pos0 + off[pc + p];
-            FloatVector b0 = FloatVector.fromArray(S, xp, bi);
-            FloatVector b1 = FloatVector.fromArray(S, xp, bi + step);
+            int ai = ao + p * MR, o = off[pc + p];
+            FloatVector b0 = FloatVector.fromArray(S, xp, q0 + o), b1 = FloatVector.fromArray(S, xp, q1 + o);
+            FloatVector b2 = FloatVector.fromArray(S, xp, q2 + o), b3 = FloatVector.fromArray(S, xp, q3 + o);
             FloatVector x = FloatVector.broadcast(S, pa[ai]);
-            c00 = x.fma(b0, c00);
-            c01 = x.fma(b1, c01);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02); c03 = x.fma(b3, c03);
             x = FloatVector.broadcast(S, pa[ai + 1]);
-            c10 = x.fma(b0, c10);
-            c11 = x.fma(b1, c11);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); c12 = x.fma(b2, c12); c13 = x.fma(b3, c13);
             x = FloatVector.broadcast(S, pa[ai + 2]);
-            c20 = x.fma(b0, c20);
-            c21 = x.fma(b1, c21);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); c22 = x.fma(b2, c22); c23 = x.fma(b3, c23);
             x = FloatVector.broadcast(S, pa[ai + 3]);
-            c30 = x.fma(b0, c30);
-            c31 = x.fma(b1, c31);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); c32 = x.fma(b2, c32); c33 = x.fma(b3, c33);
             x = FloatVector.broadcast(S, pa[ai + 4]);
-            c40 = x.fma(b0, c40);
-            c41 = x.fma(b1, c41);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); c42 = x.fma(b2, c42); c43 = x.fma(b3, c43);
             x = FloatVector.broadcast(S, pa[ai + 5]);
-            c50 = x.fma(b0, c50);
-            c51 = x.fma(b1, c51);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52); c53 = x.fma(b3, c53);
         }
-        c00.intoArray(t, 0);
-        c01.intoArray(t, VL);
-        c10.intoArray(t, NR);
-        c11.intoArray(t, NR + VL);
-        c20.intoArray(t, 2 * NR);
-        c21.intoArray(t, 2 * NR + VL);
-        c30.intoArray(t, 3 * NR);
-        c31.intoArray(t, 3 * NR + VL);
-        c40.intoArray(t, 4 * NR);
-        c41.intoArray(t, 4 * NR + VL);
-        c50.intoArray(t, 5 * NR);
-        c51.intoArray(t, 5 * NR + VL);
+        c00.intoArray(t, 0); c01.intoArray(t, VL); c02.intoArray(t, 2 * VL); c03.intoArray(t, 3 * VL);
+        c10.intoArray(t, DNR); c11.intoArray(t, DNR + VL); c12.intoArray(t, DNR + 2 * VL); c13.intoArray(t, DNR + 3 * VL);
+        c20.intoArray(t, 2 * DNR); c21.intoArray(t, 2 * DNR + VL);
+        c22.intoArray(t, 2 * DNR + 2 * VL); c23.intoArray(t, 2 * DNR + 3 * VL);
+        c30.intoArray(t, 3 * DNR); c31.intoArray(t, 3 * DNR + VL);
+        c32.intoArray(t, 3 * DNR + 2 * VL); c33.intoArray(t, 3 * DNR + 3 * VL);
+        c40.intoArray(t, 4 * DNR); c41.intoArray(t, 4 * DNR + VL);
+        c42.intoArray(t, 4 * DNR + 2 * VL); c43.intoArray(t, 4 * DNR + 3 * VL);
+        c50.intoArray(t, 5 * DNR); c51.intoArray(t, 5 * DNR + VL);
+        c52.intoArray(t, 5 * DNR + 2 * VL); c53.intoArray(t, 5 * DNR + 3 * VL);
+    }
+
+    /** {@link #kernelDirect} for a tile with one row of A (a single output channel): the other five would be padding. */
+    private static void kernelDirect1(int kc, float[] pa, int ao, float[] xp, int[] pos, int[] off, int pc, float[] t) {
+        int q0 = pos[0], q1 = pos[1], q2 = pos[2], q3 = pos[3];
+        FloatVector c0 = FloatVector.zero(S), c1 = FloatVector.zero(S), c2 = FloatVector.zero(S), c3 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int o = off[pc + p];
+            FloatVector x = FloatVector.broadcast(S, pa[ao + p * MR]);
+            c0 = x.fma(FloatVector.fromArray(S, xp, q0 + o), c0);
+            c1 = x.fma(FloatVector.fromArray(S, xp, q1 + o), c1);
+            c2 = x.fma(FloatVector.fromArray(S, xp, q2 + o), c2);
+            c3 = x.fma(FloatVector.fromArray(S, xp, q3 + o), c3);
+        }
+        c0.intoArray(t, 0);
+        c1.intoArray(t, VL);
+        c2.intoArray(t, 2 * VL);
+        c3.intoArray(t, 3 * VL);
     }
 
     /** Splits output pixels [p0, p0 + cols) into runs along output rows: (oh, first ow, length); returns the count. */

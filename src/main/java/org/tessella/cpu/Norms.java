@@ -223,12 +223,19 @@ final class Norms {
         int hw = n * c == 0 ? 0 : x.numel() / (n * c), m = cpg * hw;
         float[] xa = x.floats(), ga = gy.floats(), oa = gx.floats(), ma = mean.floats(), ra = rstd.floats(), wa = arr(weight);
         int xo = x.offset(), go = gy.offset(), oo = gx.offset(), mo = mean.offset(), ro = rstd.offset(), wo = off(weight);
+        float[] gw = arr(gWeight), gb = arr(gBias);
+        int gwo = off(gWeight), gbo = off(gBias);
+        // each (image, channel)'s terms of the weight and bias gradients, taken while its rows are in cache; they are
+        // then added over images in order below (the same values and order as a separate pass over gy and x)
+        float[] tw = gw == null ? null : new float[n * c], tb = gb == null ? null : new float[n * c];
         WorkerPool.global().parallelFor(n * groups, grain(m), (s, e) -> {
             for (int ng = s; ng < e; ng++) {
                 int base = ng * m, c0 = (ng % groups) * cpg;
                 float mu = ma[mo + ng], rs = ra[ro + ng];
                 for (int j = 0; j < cpg; j++) {                                        // dxhat = gy * w[channel]
-                    int o = base + j * hw;
+                    int o = base + j * hw, t = ng / groups * c + c0 + j;
+                    if (tw != null) tw[t] = RowReduce.dotCentered(ga, go + o, xa, xo + o, mu, hw) * rs;
+                    if (tb != null) tb[t] = RowReduce.sum(ga, go + o, hw);
                     if (wa == null) System.arraycopy(ga, go + o, oa, oo + o, hw);
                     else scaleRow(ga, go + o, wa[wo + c0 + j], oa, oo + o, hw);
                 }
@@ -237,22 +244,16 @@ final class Norms {
                 normBackwardRow(xa, xo + base, mu, rs, a, b, oa, oo + base, m);
             }
         });
-        float[] gw = arr(gWeight), gb = arr(gBias);
-        int gwo = off(gWeight), gbo = off(gBias);
         if (gw == null && gb == null) return;
-        WorkerPool.global().parallelFor(c, Math.max(1, 8192 / Math.max(1, n * hw)), (s, e) -> {
-            for (int ch = s; ch < e; ch++) {
-                int g = ch / cpg;
-                float sw = 0f, sb = 0f;
-                for (int i = 0; i < n; i++) {
-                    int o = (i * c + ch) * hw, ng = i * groups + g;
-                    if (gw != null) sw += RowReduce.dotCentered(ga, go + o, xa, xo + o, ma[mo + ng], hw) * ra[ro + ng];
-                    if (gb != null) sb += RowReduce.sum(ga, go + o, hw);
-                }
-                if (gw != null) gw[gwo + ch] = sw;
-                if (gb != null) gb[gbo + ch] = sb;
+        for (int ch = 0; ch < c; ch++) {
+            float sw = 0f, sb = 0f;
+            for (int i = 0; i < n; i++) {
+                if (tw != null) sw += tw[i * c + ch];
+                if (tb != null) sb += tb[i * c + ch];
             }
-        });
+            if (gw != null) gw[gwo + ch] = sw;
+            if (gb != null) gb[gbo + ch] = sb;
+        }
     }
 
     private static void scaleRow(float[] a, int ai, float s, float[] out, int oi, int n) {

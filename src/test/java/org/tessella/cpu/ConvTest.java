@@ -135,16 +135,17 @@ class ConvTest {
             new Conv(2, 9, 32, 32, 6, 3, 2, 1, true, 13),   // stride 2 to 16x16 (phase-split padded copy)
             new Conv(2, 20, 16, 16, 11, 3, 2, 1, true, 14), // stride 2 to 8x8; channels not a multiple of a vector
             new Conv(2, 8, 20, 20, 5, 5, 1, 2, false, 15),  // 5x5 pad 2
-            new Conv(1, 64, 8, 8, 8, 3, 1, 1, true, 16),    // batch 1, depth 576: more than one K block
+            new Conv(1, 64, 8, 8, 8, 3, 1, 1, true, 16),    // batch 1, depth 576
             new Conv(2, 8, 16, 16, 1, 3, 1, 1, true, 17),   // one output channel (the decoder's conv_out)
             new Conv(2, 16, 16, 16, 12, 1, 1, 1, true, 18), // 1x1 with padding
             // stride 1, rows of other widths: column-shifted copy
             new Conv(2, 12, 9, 11, 5, 3, 1, 1, true, 19),   // odd sizes
-            new Conv(1, 60, 7, 7, 9, 3, 1, 1, true, 22),    // depth 540 > one K block, 7-pixel rows
+            new Conv(1, 60, 7, 7, 9, 3, 1, 1, true, 22),    // depth 540, 7-pixel rows
             // B panels packed from the image (stride > 1, rows of other widths)
             new Conv(2, 8, 13, 13, 7, 3, 2, 0, true, 23),   // stride 2, no padding, odd sizes
             new Conv(3, 10, 4, 4, 9, 3, 1, 1, true, 26),    // 4-pixel rows (vq-s16's 4x4 stage), shifted copy
             new Conv(2, 6, 9, 7, 4, 3, 1, 0, true, 27),     // shifted copy without padding (rows of 5)
+            new Conv(2, 136, 8, 8, 7, 3, 1, 1, true, 29),   // depth 1224: more than one K block; a last tile of one row
     };
 
     @Test
@@ -159,7 +160,7 @@ class ConvTest {
     static final Conv[] THREAD_CASES = {CASES[0], CASES[3], CASES[4], CASES[10], CASES[11], CASES[12], CASES[13],
             CASES[15], CASES[16], CASES[18], CASES[19], CASES[20], new Conv(8, 16, 16, 16, 32, 3, 1, 1, true, 20), new Conv(4, 32, 8, 8, 16, 1, 1, 0, true, 21),
             new Conv(9, 24, 16, 16, 20, 3, 1, 1, true, 24), new Conv(6, 16, 32, 32, 16, 3, 2, 1, true, 25),
-            CASES[21], CASES[22], new Conv(12, 24, 8, 8, 20, 3, 1, 1, true, 28)};
+            CASES[21], CASES[22], new Conv(12, 24, 8, 8, 20, 3, 1, 1, true, 28), CASES[23]};
 
     /** SHA-256 over all outputs of THREAD_CASES' three passes. */
     static String hashOfCases() throws Exception {
