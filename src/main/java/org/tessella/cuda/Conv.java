@@ -11,8 +11,8 @@ import org.tessella.tensor.Tensor;
  * (conv.cu): the image operand is gathered from x or gy while each tile is loaded, so nothing the size of a column
  * buffer is written. TF32 and BF16 matmul precision run one tf32 mma per product; FP32 runs 3xTF32 (each operand
  * split into a tf32 head and its remainder, three mma per product, each tile's sum added in float32), which meets the
- * same float32 checks as the exact path (CudaChecks: 1e-5 to 3e-5 against the CPU, tolerance 1e-4) at 1.7x its
- * speed on an H200, though it is not bitwise SGEMM. The weight gradient splits its long reduction (images x pixels)
+ * same float32 checks as the exact path (CudaChecks: 1e-5 to 3e-5 against the CPU, tolerance 1e-4) and runs the
+ * vq-s training step 1.7x faster than it on an H200, though it is not bitwise SGEMM. The weight gradient splits its long reduction (images x pixels)
  * into ranges fixed by the shapes alone and sums the partial tiles in order, so results are deterministic and the
  * same on every such GPU; it sums the bias gradient in the same pass. The input gradient goes by stride classes of
  * input pixels, each with only the taps that reach it (a quarter of the products at stride 2). {@code TESSELLA_CUDA_CONV=im2col} sends every precision to the explicit path below (exact
