@@ -7,16 +7,17 @@ import org.tessella.tensor.Tensor;
 /**
  * Convolutions, upsampling and pooling on the device (conv.cu, images.cu), on contiguous [N, C, H, W] tensors.
  *
- * <p>On GPUs with tf32 tensor cores (compute capability 8.0 and newer) the convolutions are implicit GEMMs
- * (conv.cu): the image operand is gathered from x or gy while each tile is loaded, so nothing the size of a column
- * buffer is written. TF32 and BF16 matmul precision run one tf32 mma per product; FP32 runs 3xTF32 (each operand
- * split into a tf32 head and its remainder, three mma per product, each tile's sum added in float32), which meets the
- * same float32 checks as the exact path (CudaChecks: 1e-5 to 3e-5 against the CPU, tolerance 1e-4) and runs the
- * vq-s training step 1.7x faster than it on an H200, though it is not bitwise SGEMM. The weight gradient splits its long reduction (images x pixels)
- * into ranges fixed by the shapes alone and sums the partial tiles in order, so results are deterministic and the
- * same on every such GPU; it sums the bias gradient in the same pass. The input gradient goes by stride classes of
- * input pixels, each with only the taps that reach it (a quarter of the products at stride 2). {@code TESSELLA_CUDA_CONV=im2col} sends every precision to the explicit path below (exact
- * SGEMM at FP32); pointwise convolutions always go straight to cuBLAS, as does everything on older GPUs.
+ * <p>On GPUs with tf32 tensor cores (compute capability 8.0 and newer) the convolutions are implicit GEMMs (conv.cu):
+ * the image operand is gathered from x or gy while each tile is loaded, so nothing the size of a column buffer is
+ * written. TF32 and BF16 matmul precision run one tf32 mma per product; FP32 runs 3xTF32 (each operand split into a
+ * tf32 head and its remainder, three mma per product, each tile's sum added in float32), which meets the same float32
+ * checks as the exact path (CudaChecks: 1e-5 to 3e-5 against the CPU, tolerance 1e-4) and runs the vq-s training step
+ * 1.7x faster than it on an H200, though it is not bitwise SGEMM. The weight gradient splits its long reduction
+ * (images x pixels) into ranges fixed by the shapes alone and sums the partial tiles in order, so results are
+ * deterministic and the same on every such GPU; it sums the bias gradient in the same pass. The input gradient goes by
+ * stride classes of input pixels, each with only the taps that reach it (a quarter of the products at stride 2).
+ * {@code TESSELLA_CUDA_CONV=im2col} sends every precision to the explicit path below (exact SGEMM at FP32); pointwise
+ * convolutions always go straight to cuBLAS, as does everything on older GPUs.
  *
  * <p>The explicit path is im2col + cuBLAS: col[n] [C*kh*kw, Ho*Wo] from x[n] (a 1x1, stride-1, unpadded
  * convolution uses x itself), then y[n] = W [O, C*kh*kw] col[n] as one strided-batched GEMM (W reused with stride 0,
