@@ -411,9 +411,11 @@ final class ConvGemm {
             for (int j = 0; j < len; j++) pb[d + j] = j >= za && j < zb ? src[from + j] : 0f;
             return;
         }
-        if (len == NR) { // a whole panel from one line: straight-line code, C2 makes a poor loop of two iterations
+        if (len == NR) { // a whole panel (Gemm's four vectors) from one line: straight-line code, not a short loop
             FloatVector.fromArray(S, src, from).intoArray(pb, d);
             FloatVector.fromArray(S, src, from + VL).intoArray(pb, d + VL);
+            FloatVector.fromArray(S, src, from + 2 * VL).intoArray(pb, d + 2 * VL);
+            FloatVector.fromArray(S, src, from + 3 * VL).intoArray(pb, d + 3 * VL);
         } else {
             int j = 0;
             for (; j <= len - VL; j += VL) FloatVector.fromArray(S, src, from + j).intoArray(pb, d + j);

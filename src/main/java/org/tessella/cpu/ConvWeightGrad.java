@@ -28,7 +28,8 @@ final class ConvWeightGrad {
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int VL = S.length();
-    private static final int NR = Gemm.NR;
+    /** Input channels per tile: a vector pair (its own kernel's width, not Gemm's four vectors). */
+    private static final int NR = 2 * VL;
     /**
      * Output channels per tile: eight (not Gemm's six), so that each pair of B vectors loaded feeds 16 multiply-adds
      * and vq-s's 64 and 128 channels fill whole tiles (measured 7-15% faster per layer).
