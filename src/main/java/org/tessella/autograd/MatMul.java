@@ -64,12 +64,12 @@ final class MatMul {
         if (!fullBatch || !(normal || trans) || !batchOk) {
             int[] target = tn == 1 ? new int[]{1, rows, cols} : concat(batch, rows, cols);
             Tensor c = Ops.be(t).empty(DType.F32, target);
-            Ops.be(t).copy(tn == 1 ? new Tensor(t.storage(), t.offset(), target, new int[]{rows * cols, sr, sc}) : t.expand(target), c);
+            Ops.be(t).copy(tn == 1 ? t.view(t.offset(), target, new int[]{rows * cols, sr, sc}) : t.expand(target), c);
             return new Operand(c.reshape(-1, rows, cols), false, (int) Shape.numel(Arrays.copyOf(target, target.length - 2)));
         }
         int bc = (int) tn;
         int[] stored = trans ? new int[]{bc, cols, rows} : new int[]{bc, rows, cols};
-        return new Operand(new Tensor(t.storage(), t.offset(), stored, Shape.contiguousStrides(stored)), trans, bc);
+        return new Operand(t.view(t.offset(), stored, Shape.contiguousStrides(stored)), trans, bc);
     }
 
     private static int[] concat(int[] batch, int rows, int cols) {

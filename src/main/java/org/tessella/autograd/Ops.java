@@ -560,7 +560,7 @@ public final class Ops {
 
     /** The same values, cut from the graph. */
     public static Tensor detach(Tensor x) {
-        return new Tensor(x.storage(), x.offset(), x.shape().clone(), x.strides().clone());
+        return x.view(x.offset(), x.shape(), x.strides());
     }
 
     /** The straight-through estimator {@code x + detach(q - x)}: the value of q, the gradient of x. */

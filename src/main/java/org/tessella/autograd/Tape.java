@@ -1,6 +1,7 @@
 package org.tessella.autograd;
 
 import org.tessella.tensor.Tensor;
+import org.tessella.tensor.Workspace;
 
 import java.util.ArrayList;
 
@@ -89,17 +90,25 @@ public final class Tape {
                 throw new IllegalArgumentException("backward: root " + root + " is not a scalar; pass a seed gradient");
             seed = Ops.onesLike(root);
         }
-        Ops.accumulate(root, seed);
+        // Gradients and the rules' temporaries are released as soon as no pending gradient refers to them: after
+        // each rule, the gradient it consumed is dropped and the workspace takes back what nothing refers to.
+        Workspace ws = Workspace.current();
+        if (ws != null) ws.beginBackward();
         ArrayList<Node> list = t.nodes;
         try (NoGrad ignored = noGrad()) {
+            Ops.accumulate(root, seed);
             for (int i = list.size() - 1; i >= 0; i--) {
                 Node n = list.get(i);
                 Tensor g = n.out().grad();
-                if (g != null) n.rule().apply(g);
+                if (g == null) continue;
+                n.rule().apply(g);
+                n.out().setGrad(null);
+                if (ws != null) ws.releaseUnreferencedGradients();
             }
         } finally {
             for (Node n : list) n.out().setGrad(null);
             list.clear();
+            if (ws != null) ws.endBackward();
         }
     }
 

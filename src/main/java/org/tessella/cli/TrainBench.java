@@ -80,7 +80,7 @@ import java.util.Set;
  * warmup, {@code fma_peak_gflops}, {@code rss_scope}, and {@code models.<name>} with {@code parameters}, {@code unit},
  * {@code tokens_per_second} or {@code images_per_second}, {@code ms_per_step}, {@code gflop_per_step},
  * {@code gflop_per_second}, {@code fraction_of_peak}, {@code peak_rss_mb} (MiB, null when unknown),
- * {@code workspace_mb} (the step workspace's capacity), {@code heap_committed_mb} and {@code heap_max_mb} (the Java
+ * {@code workspace_mb} (the step workspace's capacity), {@code workspace_live_peak_mb} (the most of it live at once), {@code heap_committed_mb} and {@code heap_max_mb} (the Java
  * heap at the end: what the RSS is made of), {@code first_loss} and {@code final_loss}. With {@code --peer FILE} (the JSON the Python twin writes, same keys
  * under {@code models}) the file also holds the peer's JSON under {@code peer} and, per model both have,
  * {@code comparison.<name>}: both throughputs, {@code throughput_ratio} (Tessella / PyTorch), {@code ms_per_step} of
@@ -344,6 +344,7 @@ final class TrainBench {
         Double rss = peakRssMb();
         r.put("peak_rss_mb", rss);
         r.put("workspace_mb", ws.capacityBytes() / 1048576.0);
+        r.put("workspace_live_peak_mb", ws.highWaterBytes() / 1048576.0);
         r.put("heap_committed_mb", Runtime.getRuntime().totalMemory() / 1048576.0);
         r.put("heap_max_mb", Runtime.getRuntime().maxMemory() / 1048576.0);
         r.put("first_loss", firstLoss[0]);

@@ -18,6 +18,10 @@ public final class Tensor {
     private boolean requiresGrad;
     private boolean leaf = true;
     private Tensor grad;
+    // the workspace allocation this tensor views (views share it), so that the workspace can count the gradients
+    // that still refer to it
+    private Workspace owner;
+    private int block = -1, ownerStep;
 
     public Tensor(Storage storage, int offset, int[] shape, int[] strides) {
         if (shape.length != strides.length)
@@ -72,6 +76,28 @@ public final class Tensor {
     // ---- metadata ------------------------------------------------------------------------------------------------
 
     public Storage storage() { return storage; }
+
+    /** This tensor as an allocation of a workspace step (called by the workspace). */
+    Tensor ownedBy(Workspace ws, int block, int step) {
+        this.owner = ws;
+        this.block = block;
+        this.ownerStep = step;
+        return this;
+    }
+
+    /** A view of the same storage with another offset, shape and strides (not bounds-checked beyond the storage). */
+    public Tensor view(int offset, int[] shape, int[] strides) {
+        return derived(offset, shape.clone(), strides.clone());
+    }
+
+    private Tensor derived(int offset, int[] shape, int[] strides) {
+        Tensor t = new Tensor(storage, offset, shape, strides);
+        t.generation = generation;
+        t.owner = owner;
+        t.block = block;
+        t.ownerStep = ownerStep;
+        return t;
+    }
     public int offset() { return offset; }
     /** The shape; do not modify the returned array. */
     public int[] shape() { return shape; }
@@ -112,7 +138,11 @@ public final class Tensor {
     public boolean requiresGrad() { return requiresGrad; }
     public Tensor requiresGrad(boolean value) { this.requiresGrad = value; return this; }
     public Tensor grad() { return grad; }
-    public void setGrad(Tensor grad) { this.grad = grad; }
+    public void setGrad(Tensor grad) {
+        if (this.grad != null && this.grad.owner != null) this.grad.owner.gradReference(this.grad.block, this.grad.ownerStep, -1);
+        this.grad = grad;
+        if (grad != null && grad.owner != null) grad.owner.gradReference(grad.block, grad.ownerStep, +1);
+    }
 
     /** True unless the tensor is the output of a recorded op (leaves own persistent gradient buffers). */
     public boolean isLeaf() { return leaf; }
@@ -134,6 +164,9 @@ public final class Tensor {
         this.offset = src.offset;
         this.strides = src.strides.clone();
         this.generation = src.generation;
+        this.owner = src.owner;
+        this.block = src.block;
+        this.ownerStep = src.ownerStep;
         if (grad != null && !grad.device().equals(src.device())) grad = null;
     }
 
@@ -144,7 +177,7 @@ public final class Tensor {
         int[] s = inferShape("reshape", newShape);
         if (!isContiguous())
             throw new ShapeException("reshape: tensor of shape " + Shape.str(shape) + " is not contiguous; make it contiguous first");
-        return new Tensor(storage, offset, s, Shape.contiguousStrides(s));
+        return derived(offset, s, Shape.contiguousStrides(s));
     }
 
     private int[] inferShape(String op, int[] newShape) {
@@ -179,7 +212,7 @@ public final class Tensor {
             s[i] = shape[a];
             st[i] = strides[a];
         }
-        return new Tensor(storage, offset, s, st);
+        return derived(offset, s, st);
     }
 
     public Tensor transpose(int a, int b) {
@@ -200,7 +233,7 @@ public final class Tensor {
             throw new ShapeException("slice: range [" + start + ", " + end + ") out of bounds for axis " + a + " of " + Shape.str(shape));
         int[] s = shape.clone();
         s[a] = end - start;
-        return new Tensor(storage, offset + start * strides[a], s, strides.clone());
+        return derived(offset + start * strides[a], s, strides.clone());
     }
 
     /** Broadcasts to a larger shape (NumPy rules) with zero strides; no data is copied. */
@@ -216,7 +249,7 @@ public final class Tensor {
             else if (d == 1) st[i] = 0;
             else throw new ShapeException("expand: cannot expand " + Shape.str(shape) + " to " + Shape.str(target));
         }
-        return new Tensor(storage, offset, target.clone(), st);
+        return derived(offset, target.clone(), st);
     }
 
     public Tensor unsqueeze(int axis) {
@@ -226,7 +259,7 @@ public final class Tensor {
             if (i == a) { s[i] = 1; st[i] = j < shape.length ? strides[j] * shape[j] : 1; }
             else { s[i] = shape[j]; st[i] = strides[j]; j++; }
         }
-        return new Tensor(storage, offset, s, st);
+        return derived(offset, s, st);
     }
 
     public Tensor squeeze(int axis) {
@@ -238,7 +271,7 @@ public final class Tensor {
             s[j] = shape[i];
             st[j++] = strides[i];
         }
-        return new Tensor(storage, offset, s, st);
+        return derived(offset, s, st);
     }
 
     // ---- host access (for I/O and tests; not for hot paths) ------------------------------------------------------
