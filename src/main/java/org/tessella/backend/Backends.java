@@ -24,7 +24,10 @@ public final class Backends {
 
     private static Backend load(Device device) {
         for (BackendProvider p : ServiceLoader.load(BackendProvider.class)) {
-            if (p.kind() == device.kind()) return p.create(device);
+            if (p.kind() == device.kind()) {
+                Backend b = p.create(device);
+                return OpProfiler.ENABLED && device.kind() == Device.Kind.CPU ? OpProfiler.wrap(b) : b;
+            }
         }
         throw new IllegalStateException("no backend for device " + device
                 + (device.kind() == Device.Kind.CUDA ? ": this build has no CUDA backend" : ""));

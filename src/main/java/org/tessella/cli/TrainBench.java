@@ -8,6 +8,7 @@ import org.tessella.autograd.Ops;
 import org.tessella.autograd.Tape;
 import org.tessella.backend.Backends;
 import org.tessella.backend.FlopCounter;
+import org.tessella.backend.OpProfiler;
 import org.tessella.cpu.WorkerPool;
 import org.tessella.cuda.CudaBackend;
 import org.tessella.io.AtomicFile;
@@ -178,6 +179,7 @@ final class TrainBench {
         result.put("engine", "tessella");
         result.put("java_version", System.getProperty("java.version"));
         result.put("vector_lanes", FloatVector.SPECIES_PREFERRED.length());
+        result.put("vector_registers", org.tessella.cpu.CpuBackend.sixteenRegisterTiles() ? 16 : 32);
         result.put("cores", Runtime.getRuntime().availableProcessors());
         result.put("threads", threads);
         result.put("batch", batch);
@@ -323,6 +325,7 @@ final class TrainBench {
         // the CUDA classes load only for a CUDA device
         boolean profile = device.kind() == Device.Kind.CUDA && CudaBackend.profiling();
         if (profile) ((CudaBackend) Backends.of(device)).profileReset();
+        OpProfiler.reset();
         long f0 = FlopCounter.total(), t0 = System.nanoTime();
         for (int i = 0; i < steps; i++) step.run();
         Backends.of(device).synchronize();
@@ -330,6 +333,9 @@ final class TrainBench {
         if (profile) System.err.printf("%s, %d steps, %.2f ms wall (events add a little), %s", model, steps, secs * 1e3,
                 ((CudaBackend) Backends.of(device)).profileReport(40));
         long flops = FlopCounter.total() - f0;
+        if (OpProfiler.ENABLED && device.kind() == Device.Kind.CPU)
+            System.err.printf("%s, %d threads, %.2f ms per step, %s", model, WorkerPool.global().threads(), secs * 1e3 / steps,
+                    OpProfiler.report(steps, 40));
 
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("model", model);

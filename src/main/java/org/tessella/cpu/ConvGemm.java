@@ -9,7 +9,8 @@ import jdk.incubator.vector.VectorSpecies;
  * Implicit-GEMM convolution: {@code out[n] = A @ col(src[n]) (+ bias)} for every image n, where A is m x K and
  * col(src[n]) is the K x P im2col matrix of one source image under a {@link Window}. col is never materialised. A is
  * packed once per call, whole (micro-panels of MR rows), and shared read-only by all threads. A unit of work is one
- * image and one panel of output pixels (DNR = four vectors where B is read in place, Gemm's NR where it is packed); for
+ * image and one panel of output pixels (DNR = four vectors where B is read in place, two with 16 vector registers;
+ * Gemm's NR where it is packed); for
  * each KC block of K, every MR-row tile of A runs a register-blocked micro kernel (MR x DNR, or {@link Gemm#kernel}'s
  * MR x NR) against that panel's B, read in one of three ways:
  * <ul>
@@ -46,9 +47,10 @@ final class ConvGemm {
     private static final int KC = 1152;
     /**
      * Panel width (pixels) of the direct paths: four vectors, so that each broadcast of A feeds four multiply-adds and
-     * the 6 x 4 accumulators still leave registers for B (the packed path keeps Gemm's NR, for {@link Gemm#kernel}).
+     * the 6 x 4 accumulators still leave registers for B; with 16 registers two, for Gemm's 4 x 2 tile (see
+     * {@link VectorSupport#SIXTEEN_REGISTERS}). The packed path keeps Gemm's NR, for {@link Gemm#kernel}.
      */
-    private static final int DNR = 4 * VL;
+    private static final int DNR = (VectorSupport.SIXTEEN_REGISTERS ? 2 : 4) * VL;
     /** Least work (multiply-adds) worth a task of its own. */
     private static final long MIN_TASK_WORK = 1L << 19;
 
@@ -173,8 +175,13 @@ final class ConvGemm {
                     if (!direct) packPanel(win, src, img, pc, kc, sc, segs);
                     for (int t = 0; t < tiles; t++) {
                         int ao = t * k * MR + pc * MR;
-                        if (direct && m - t * MR == 1) kernelDirect1(kc, pa, ao, sc.xp, sc.pos, off, pc, sc.tile);
-                        else if (direct) kernelDirect(kc, pa, ao, sc.xp, sc.pos, off, pc, sc.tile);
+                        if (direct && m - t * MR == 1) {
+                            if (VectorSupport.SIXTEEN_REGISTERS) kernelDirect1x2(kc, pa, ao, sc.xp, sc.pos, off, pc, sc.tile);
+                            else kernelDirect1(kc, pa, ao, sc.xp, sc.pos, off, pc, sc.tile);
+                        } else if (direct) {
+                            if (VectorSupport.SIXTEEN_REGISTERS) kernelDirect4x2(kc, pa, ao, sc.xp, sc.pos, off, pc, sc.tile);
+                            else kernelDirect(kc, pa, ao, sc.xp, sc.pos, off, pc, sc.tile);
+                        }
                         else Gemm.kernel(kc, pa, ao, sc.b, 0, sc.tile);
                         for (int r = 0, rows = Math.min(MR, m - t * MR); r < rows; r++) {
                             int row = t * MR + r, o = dst + row * p;
@@ -341,6 +348,43 @@ final class ConvGemm {
         c1.intoArray(t, VL);
         c2.intoArray(t, 2 * VL);
         c3.intoArray(t, 3 * VL);
+    }
+
+    /** {@link #kernelDirect} as a 4 x 2-vector tile, for 16 registers (MR is 4 there). */
+    private static void kernelDirect4x2(int kc, float[] pa, int ao, float[] xp, int[] pos, int[] off, int pc, float[] t) {
+        int q0 = pos[0], q1 = pos[1];
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int ai = ao + p * 4, o = off[pc + p];
+            FloatVector b0 = FloatVector.fromArray(S, xp, q0 + o), b1 = FloatVector.fromArray(S, xp, q1 + o);
+            FloatVector x = FloatVector.broadcast(S, pa[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(S, pa[ai + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(S, pa[ai + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(S, pa[ai + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+        }
+        c00.intoArray(t, 0); c01.intoArray(t, VL);
+        c10.intoArray(t, DNR); c11.intoArray(t, DNR + VL);
+        c20.intoArray(t, 2 * DNR); c21.intoArray(t, 2 * DNR + VL);
+        c30.intoArray(t, 3 * DNR); c31.intoArray(t, 3 * DNR + VL);
+    }
+
+    /** {@link #kernelDirect1} two vectors wide (16 registers). */
+    private static void kernelDirect1x2(int kc, float[] pa, int ao, float[] xp, int[] pos, int[] off, int pc, float[] t) {
+        int q0 = pos[0], q1 = pos[1];
+        FloatVector c0 = FloatVector.zero(S), c1 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int o = off[pc + p];
+            FloatVector x = FloatVector.broadcast(S, pa[ao + p * MR]);
+            c0 = x.fma(FloatVector.fromArray(S, xp, q0 + o), c0);
+            c1 = x.fma(FloatVector.fromArray(S, xp, q1 + o), c1);
+        }
+        c0.intoArray(t, 0);
+        c1.intoArray(t, VL);
     }
 
     /** Splits output pixels [p0, p0 + cols) into runs along output rows: (oh, first ow, length); returns the count. */

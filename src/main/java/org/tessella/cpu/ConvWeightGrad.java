@@ -32,9 +32,10 @@ final class ConvWeightGrad {
     private static final int NR = 2 * VL;
     /**
      * Output channels per tile: eight (not Gemm's six), so that each pair of B vectors loaded feeds 16 multiply-adds
-     * and vq-s's 64 and 128 channels fill whole tiles (measured 7-15% faster per layer).
+     * and vq-s's 64 and 128 channels fill whole tiles (measured 7-15% faster per layer); four with 16 vector registers
+     * ({@link VectorSupport#SIXTEEN_REGISTERS}), where 16 accumulators would spill.
      */
-    private static final int MR = 8;
+    private static final int MR = VectorSupport.SIXTEEN_REGISTERS ? 4 : 8;
     /** Pixels per block: a block's transposed rows stay in L2 while every tile of the task runs over them. */
     private static final int BLOCK = 1024;
 
@@ -157,6 +158,10 @@ final class ConvWeightGrad {
      */
     private static void kernel(float[] gy, int g0, int p, int valid, int gyImage, float[] xt, int bx, int imgs,
                                int imageStride, int rows, int rowStride, int wo, int colStep, float[] acc, int ac, int ldc) {
+        if (VectorSupport.SIXTEEN_REGISTERS) {
+            kernel4(gy, g0, p, valid, gyImage, xt, bx, imgs, imageStride, rows, rowStride, wo, colStep, acc, ac, ldc);
+            return;
+        }
         // rows of gy past the last output channel repeat it (their sums land in padding rows of acc, never read)
         int g1 = p * Math.min(1, valid - 1), g2 = p * Math.min(2, valid - 1), g3 = p * Math.min(3, valid - 1);
         int g4 = p * Math.min(4, valid - 1), g5 = p * Math.min(5, valid - 1), g6 = p * Math.min(6, valid - 1);
@@ -217,6 +222,44 @@ final class ConvWeightGrad {
         c61.intoArray(acc, ac + 6 * ldc + VL);
         c70.intoArray(acc, ac + 7 * ldc);
         c71.intoArray(acc, ac + 7 * ldc + VL);
+    }
+
+    /** {@link #kernel} with four rows (MR = 4, for 16 registers). */
+    private static void kernel4(float[] gy, int g0, int p, int valid, int gyImage, float[] xt, int bx, int imgs,
+                                int imageStride, int rows, int rowStride, int wo, int colStep, float[] acc, int ac, int ldc) {
+        int g1 = p * Math.min(1, valid - 1), g2 = p * Math.min(2, valid - 1), g3 = p * Math.min(3, valid - 1);
+        FloatVector c00 = FloatVector.fromArray(S, acc, ac), c01 = FloatVector.fromArray(S, acc, ac + VL);
+        FloatVector c10 = FloatVector.fromArray(S, acc, ac + ldc), c11 = FloatVector.fromArray(S, acc, ac + ldc + VL);
+        FloatVector c20 = FloatVector.fromArray(S, acc, ac + 2 * ldc), c21 = FloatVector.fromArray(S, acc, ac + 2 * ldc + VL);
+        FloatVector c30 = FloatVector.fromArray(S, acc, ac + 3 * ldc), c31 = FloatVector.fromArray(S, acc, ac + 3 * ldc + VL);
+        for (int i = 0; i < imgs; i++)
+            for (int row = 0; row < rows; row++) {
+                int bi = bx + i * imageStride + row * rowStride, g = g0 + i * gyImage + row * wo;
+                for (int ow = 0; ow < wo; ow++, g++, bi += colStep) {
+                    FloatVector b0 = FloatVector.fromArray(S, xt, bi);
+                    FloatVector b1 = FloatVector.fromArray(S, xt, bi + VL);
+                    FloatVector a = FloatVector.broadcast(S, gy[g]);
+                    c00 = a.fma(b0, c00);
+                    c01 = a.fma(b1, c01);
+                    a = FloatVector.broadcast(S, gy[g + g1]);
+                    c10 = a.fma(b0, c10);
+                    c11 = a.fma(b1, c11);
+                    a = FloatVector.broadcast(S, gy[g + g2]);
+                    c20 = a.fma(b0, c20);
+                    c21 = a.fma(b1, c21);
+                    a = FloatVector.broadcast(S, gy[g + g3]);
+                    c30 = a.fma(b0, c30);
+                    c31 = a.fma(b1, c31);
+                }
+            }
+        c00.intoArray(acc, ac);
+        c01.intoArray(acc, ac + VL);
+        c10.intoArray(acc, ac + ldc);
+        c11.intoArray(acc, ac + ldc + VL);
+        c20.intoArray(acc, ac + 2 * ldc);
+        c21.intoArray(acc, ac + 2 * ldc + VL);
+        c30.intoArray(acc, ac + 3 * ldc);
+        c31.intoArray(acc, ac + 3 * ldc + VL);
     }
 
     /** {@link #kernel} for one row of gy (one output channel), into the accumulator row at ac. */

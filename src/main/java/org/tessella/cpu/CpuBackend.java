@@ -17,6 +17,12 @@ import org.tessella.tensor.Tensor;
 public final class CpuBackend implements Backend {
     public static final CpuBackend INSTANCE = new CpuBackend();
 
+    /**
+     * Whether the micro kernels use the tiles for 16 vector registers (x86 below AVX-512, or
+     * {@code -Dtessella.cpu.registers=16}) rather than those for 32; either way the results are the same bits.
+     */
+    public static boolean sixteenRegisterTiles() { return VectorSupport.SIXTEEN_REGISTERS; }
+
     private CpuBackend() {
         VectorSupport.check();
     }

@@ -10,7 +10,8 @@ import org.tessella.tensor.Tensor;
  *
  * <p>Structure (GotoBLAS/BLIS): for each block of NC columns and KC depth, a panel of op(B) is packed into micro-panels
  * of NR columns; for each block of MC rows, op(A) is packed into micro-panels of MR rows; a register-blocked micro
- * kernel computes each MR x NR tile with MR x 4 vector accumulators (vectorised over N) into a small tile buffer, and
+ * kernel computes each MR x NR tile in vector accumulators (vectorised over N; 6 x 4 vectors, or 4 x 2 where the
+ * vector unit has 16 registers) into a small tile buffer, and
  * {@link #combine} folds the tile into C. Partial tiles are zero-padded in the packs and run through the same kernel.
  * With fewer than {@link #SMALL_M} rows (inference on one token) C is computed straight from A and B.
  *
@@ -35,13 +36,14 @@ final class Gemm {
 
     /** Depth of a K block. Fixed (never derived from the vector width or threads): it sets the summation order. */
     static final int KC = 512;
-    /** Rows of a micro tile. */
-    static final int MR = 6;
+    /** Rows of a micro tile: 6 with 32 vector registers, 4 with 16 ({@link VectorSupport#SIXTEEN_REGISTERS}). */
+    static final int MR = VectorSupport.SIXTEEN_REGISTERS ? 4 : 6;
     /**
-     * Columns of a micro tile: four vectors, 6 x 4 = 24 accumulators (6 x 2 before: 4-13% slower on AVX-512 at 1 and
-     * 2 threads; on AVX2 the 24 spill out of 16 registers, yet measured 13-32% faster than 6 x 2 there too).
+     * Columns of a micro tile: four vectors with 32 registers, 6 x 4 = 24 accumulators (6 x 2 before: 4-13% slower on
+     * AVX-512 at 1 and 2 threads); two with 16, 4 x 2 = 8 accumulators, all kept in registers (6 x 4 and 6 x 2 spill
+     * there: 4 x 2 is 1.8x faster on Zen 3).
      */
-    static final int NR = 4 * VL;
+    static final int NR = (VectorSupport.SIXTEEN_REGISTERS ? 2 : 4) * VL;
     /** Rows of op(A) packed at once. */
     static final int MC = 8 * MR;
     /** Columns of op(B) packed at once (a multiple of NR). */
@@ -201,10 +203,40 @@ final class Gemm {
     }
 
     /**
-     * One MR x NR tile: {@code t[r][j] = sum_k pa[k][r] * pb[k][j]}, fma in order of k. Four vectors of B per k, so
-     * that each broadcast of A feeds four multiply-adds (6 x 4 = 24 accumulators of AVX-512's 32 registers).
+     * One MR x NR tile: {@code t[r][j] = sum_k pa[k][r] * pb[k][j]}, fma in order of k. With 32 registers, four
+     * vectors of B per k, so that each broadcast of A feeds four multiply-adds (6 x 4 = 24 accumulators); with 16, the
+     * 4 x 2 tile of {@link #kernel4x2}.
      */
     static void kernel(int kc, float[] pa, int ao, float[] pb, int bo, float[] t) {
+        if (VectorSupport.SIXTEEN_REGISTERS) kernel4x2(kc, pa, ao, pb, bo, t);
+        else kernel6x4(kc, pa, ao, pb, bo, t);
+    }
+
+    /** The 4 x 2-vector tile for 16 registers: 8 accumulators, two B vectors and a broadcast fit with room to spare. */
+    private static void kernel4x2(int kc, float[] pa, int ao, float[] pb, int bo, float[] t) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int ai = ao + p * 4, bi = bo + p * NR;
+            FloatVector b0 = FloatVector.fromArray(S, pb, bi), b1 = FloatVector.fromArray(S, pb, bi + VL);
+            FloatVector x = FloatVector.broadcast(S, pa[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(S, pa[ai + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(S, pa[ai + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(S, pa[ai + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+        }
+        c00.intoArray(t, 0); c01.intoArray(t, VL);
+        c10.intoArray(t, NR); c11.intoArray(t, NR + VL);
+        c20.intoArray(t, 2 * NR); c21.intoArray(t, 2 * NR + VL);
+        c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + VL);
+    }
+
+    private static void kernel6x4(int kc, float[] pa, int ao, float[] pb, int bo, float[] t) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S), c23 = FloatVector.zero(S);
@@ -272,14 +304,8 @@ final class Gemm {
                 }
             } else if (rows == MR) {
                 int s = aOff + (i0 + ir) * k + p0;
-                for (int p = 0, d = dst; p < kc; p++, d += MR) {
-                    pa[d] = a[s + p];
-                    pa[d + 1] = a[s + k + p];
-                    pa[d + 2] = a[s + 2 * k + p];
-                    pa[d + 3] = a[s + 3 * k + p];
-                    pa[d + 4] = a[s + 4 * k + p];
-                    pa[d + 5] = a[s + 5 * k + p];
-                }
+                for (int p = 0, d = dst; p < kc; p++, d += MR)
+                    for (int r = 0; r < MR; r++) pa[d + r] = a[s + r * k + p];
             } else {
                 for (int r = 0; r < rows; r++) {
                     int src = aOff + (i0 + ir + r) * k + p0;

@@ -199,7 +199,7 @@ class TrainingDeterminismTest {
     void sameBitsWithAvx2VectorsInAChildJvm() throws Exception {
         String here = trainAndHash();
         String java = ProcessHandle.current().info().command().orElse("java");
-        Process p = new ProcessBuilder(java, "-XX:UseAVX=2", "--add-modules", "jdk.incubator.vector",
+        Process p = new ProcessBuilder(java, "-XX:UseAVX=2", otherTiles(), "--add-modules", "jdk.incubator.vector",
                 "-cp", System.getProperty("java.class.path"), TrainingDeterminismTest.class.getName(), "2")
                 .redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -217,5 +217,13 @@ class TrainingDeterminismTest {
         String childDit = out.lines().filter(l -> l.startsWith("DIT ")).map(l -> l.substring(4)).findFirst()
                 .orElseThrow(() -> new AssertionError("child printed no DiT hash:\n" + out));
         assertEquals(ditHash(), childDit, "DiT weights, router logits and samples differ between the default vector width and AVX2");
+    }
+
+    /**
+     * The child's tile shapes, the other ones than here: with AVX2 vectors they default to the 16-register tiles, so on
+     * a parent that already has them the child takes the 32-register ones.
+     */
+    static String otherTiles() {
+        return "-Dtessella.cpu.registers=" + (org.tessella.cpu.CpuBackend.sixteenRegisterTiles() ? "32" : "16");
     }
 }
