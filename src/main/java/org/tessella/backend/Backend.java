@@ -211,4 +211,21 @@ public interface Backend {
      */
     void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
                float weightDecay, float c1, float c2);
+
+    /**
+     * {@link #adamw} of every {@code params[i]} (with its own weight decay {@code weightDecay[i]}): the same update,
+     * element by element, as the loop over them, which is the default; the CPU runs all tensors in one parallel pass
+     * (a model of many small tensors otherwise wakes the worker threads once per tensor).
+     */
+    default void adamw(java.util.List<Tensor> params, java.util.List<Tensor> grads, java.util.List<Tensor> m,
+                       java.util.List<Tensor> v, float lr, float beta1, float beta2, float eps, float[] weightDecay,
+                       float c1, float c2) {
+        for (int i = 0; i < params.size(); i++)
+            adamw(params.get(i), grads.get(i), m.get(i), v.get(i), lr, beta1, beta2, eps, weightDecay[i], c1, c2);
+    }
+
+    /** {@code x *= s} in place for every x (gradient clipping), as {@link #affine} with shift 0 would; one pass on the CPU. */
+    default void scale(java.util.List<Tensor> xs, float s) {
+        for (Tensor x : xs) affine(x, s, 0f, x);
+    }
 }

@@ -1,5 +1,7 @@
 package org.tessella.cpu;
 
+import java.util.List;
+
 import org.tessella.backend.Backend;
 import org.tessella.backend.BinaryOp;
 import org.tessella.backend.ReduceOp;
@@ -168,5 +170,28 @@ public final class CpuBackend implements Backend {
     @Override public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
                                 float eps, float weightDecay, float c1, float c2) {
         Elementwise.adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, c1, c2);
+    }
+
+    @Override public void adamw(List<Tensor> params, List<Tensor> grads, List<Tensor> m, List<Tensor> v, float lr,
+                                float beta1, float beta2, float eps, float[] weightDecay, float c1, float c2) {
+        Chunks.run(params, (i, s, e) -> Elementwise.adamw(Chunks.part(params.get(i), s, e),
+                Chunks.part(grads.get(i), s, e), Chunks.part(m.get(i), s, e), Chunks.part(v.get(i), s, e),
+                lr, beta1, beta2, eps, weightDecay[i], c1, c2));
+    }
+
+    @Override public void scale(List<Tensor> xs, float s) {
+        Chunks.run(xs, (i, a, b) -> {
+            Tensor part = Chunks.part(xs.get(i), a, b);
+            Elementwise.affine(part, s, 0f, part);
+        });
+    }
+
+    @Override public double sumOfSquares(List<Tensor> xs) {
+        // each tensor's own sum is the same on any thread; the tensors are summed on the pool at once, added in order
+        double[] sums = new double[xs.size()];
+        WorkerPool.global().parallelTasks(xs.size(), i -> sums[i] = Reductions.sumOfSquares(xs.get(i)));
+        double total = 0;
+        for (double x : sums) total += x;
+        return total;
     }
 }

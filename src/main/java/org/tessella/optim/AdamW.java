@@ -77,12 +77,34 @@ public final class AdamW {
     public void step() {
         step++;
         float c1 = (float) (1 - Math.pow(beta1, step)), c2 = (float) (1 - Math.pow(beta2, step));
+        // one backend call per device for all tensors with a gradient (the CPU runs them in one parallel pass)
+        java.util.Map<org.tessella.tensor.Device, Group> groups = new java.util.LinkedHashMap<>();
         for (int i = 0; i < params.size(); i++) {
             Parameter p = params.get(i);
             Tensor g = p.tensor().grad();
             if (g == null) continue;
-            Backends.of(g.device()).adamw(p.tensor(), g, m[i], v[i], lr, beta1, beta2, eps,
-                    p.decay() ? weightDecay : 0f, c1, c2);
+            groups.computeIfAbsent(g.device(), d -> new Group()).add(p.tensor(), g, m[i], v[i], p.decay() ? weightDecay : 0f);
+        }
+        for (var e : groups.entrySet()) {
+            Group gr = e.getValue();
+            float[] decay = new float[gr.decay.size()];
+            for (int i = 0; i < decay.length; i++) decay[i] = gr.decay.get(i);
+            Backends.of(e.getKey()).adamw(gr.params, gr.grads, gr.m, gr.v, lr, beta1, beta2, eps, decay, c1, c2);
+        }
+    }
+
+    /** The tensors of one device, in parameter order. */
+    private static final class Group {
+        final java.util.List<Tensor> params = new java.util.ArrayList<>(), grads = new java.util.ArrayList<>(),
+                m = new java.util.ArrayList<>(), v = new java.util.ArrayList<>();
+        final java.util.List<Float> decay = new java.util.ArrayList<>();
+
+        void add(Tensor p, Tensor g, Tensor mi, Tensor vi, float d) {
+            params.add(p);
+            grads.add(g);
+            m.add(mi);
+            v.add(vi);
+            decay.add(d);
         }
     }
 

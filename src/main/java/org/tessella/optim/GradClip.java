@@ -36,10 +36,12 @@ public final class GradClip {
         double norm = globalNorm(params);
         if (norm > maxNorm) {
             float scale = (float) (maxNorm / (norm + 1e-6));
+            java.util.Map<org.tessella.tensor.Device, List<Tensor>> byDevice = new java.util.LinkedHashMap<>();
             for (Parameter p : params) {
                 Tensor g = p.tensor().grad();
-                if (g != null) Backends.of(g.device()).affine(g, scale, 0f, g);
+                if (g != null) byDevice.computeIfAbsent(g.device(), d -> new ArrayList<>()).add(g);
             }
+            for (var e : byDevice.entrySet()) Backends.of(e.getKey()).scale(e.getValue(), scale);
         }
         return norm;
     }
