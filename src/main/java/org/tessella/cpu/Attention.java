@@ -8,12 +8,15 @@ import org.tessella.tensor.Tensor;
 /**
  * Fused scaled-dot-product attention and rotary embeddings on contiguous tensors.
  *
- * <p>Attention never holds more than one row of scores per query: the keys of one (batch, head) are transposed into a
- * per-thread scratch [D, S] so that a query's scores are D fused multiply-adds down contiguous key columns (each score
- * summed over d in order, whatever the vector width), then max, exp and sum go through {@link RowReduce}. The forward
- * pass saves the row log-sum-exp; the backward pass recomputes the probabilities from it (flash-attention style) and
- * splits work only over (batch, head) pairs, so the key and value gradients, which sum over queries, get their terms
- * in query order whatever the thread count.
+ * <p>Attention works on one (batch, head) pair at a time, a block of queries in the forward pass, and writes its
+ * products as {@link Gemm} calls on that pair's rows (run on the calling worker): scores {@code S = scale Q K^T} for
+ * the keys the block sees, softmax row by row through {@link RowReduce} (keys a causal query does not see are zero
+ * probabilities), then {@code O = P V} and each row divided by its sum. The forward pass saves the row log-sum-exp;
+ * the backward pass recomputes the probabilities from it (flash-attention style): {@code dP = dO V^T},
+ * {@code dS = P (dP - rowsum(dO O))}, {@code dV = P^T dO}, {@code dK = (scale dS)^T Q} and
+ * {@code dQ = scale (dS K)}. Work is split only over pairs (and query blocks forward), and every product is Gemm's
+ * fma chain in order of its inner index, so the key and value gradients get their terms in query order whatever the
+ * thread count or vector width.
  */
 final class Attention {
     private Attention() {}
@@ -37,44 +40,6 @@ final class Attention {
         return causal ? Math.max(0, Math.min(sk, t + sk - tq + 1)) : sk;
     }
 
-    /** {@code dst[d * n + j] = src[so + j * dim + d]} for j < n, d < dim: rows [n, dim] to columns [dim, n]. */
-    private static void transpose(float[] src, int so, int n, int dim, float[] dst, int dOff) {
-        for (int j = 0; j < n; j++)
-            for (int d = 0; d < dim; d++) dst[dOff + d * n + j] = src[so + j * dim + d];
-    }
-
-    /**
-     * {@code out[j] = scale * sum_d a[ai + d] * cols[cOff + d * stride + j]} for j < n, each summed over d in order
-     * with fma (the same for a vector lane and a scalar tail).
-     */
-    private static void rowTimesCols(float[] a, int ai, int dim, float[] cols, int cOff, int stride, int n,
-                                     float scale, float[] out, int oOff) {
-        Arrays.fill(out, oOff, oOff + n, 0f);
-        int bound = S.loopBound(n);
-        for (int d = 0; d < dim; d++) {
-            float ad = a[ai + d];
-            FloatVector av = FloatVector.broadcast(S, ad);
-            int c = cOff + d * stride, j = 0;
-            for (; j < bound; j += L)
-                FloatVector.fromArray(S, cols, c + j).fma(av, FloatVector.fromArray(S, out, oOff + j)).intoArray(out, oOff + j);
-            for (; j < n; j++) out[oOff + j] = Math.fma(cols[c + j], ad, out[oOff + j]);
-        }
-        if (scale != 1f) {
-            int j = 0;
-            for (; j < bound; j += L) FloatVector.fromArray(S, out, oOff + j).mul(scale).intoArray(out, oOff + j);
-            for (; j < n; j++) out[oOff + j] *= scale;
-        }
-    }
-
-    /** {@code y[yi + i] = fma(x[xi + i], a, y[yi + i])}. */
-    private static void axpy(float a, float[] x, int xi, float[] y, int yi, int n) {
-        FloatVector av = FloatVector.broadcast(S, a);
-        int i = 0;
-        for (; i < S.loopBound(n); i += L)
-            FloatVector.fromArray(S, x, xi + i).fma(av, FloatVector.fromArray(S, y, yi + i)).intoArray(y, yi + i);
-        for (; i < n; i++) y[yi + i] = Math.fma(x[xi + i], a, y[yi + i]);
-    }
-
     private static void scaleRow(float[] y, int yi, float s, int n) {
         int i = 0;
         for (; i < S.loopBound(n); i += L) FloatVector.fromArray(S, y, yi + i).mul(s).intoArray(y, yi + i);
@@ -88,25 +53,34 @@ final class Attention {
         int blocks = (tq + QUERY_BLOCK - 1) / QUERY_BLOCK;
         WorkerPool.global().parallelFor(bh * blocks, 1, (s, e) -> {
             for (int u = s; u < e; u++) {
-                int p = u / blocks, t0 = (u % blocks) * QUERY_BLOCK, t1 = Math.min(tq, t0 + QUERY_BLOCK);
-                int kmax = visible(causal, t1 - 1, tq, sk);
-                float[] buf = scratch(dim * kmax + sk);
-                int sc = dim * kmax;                                   // scores row after the transposed keys
-                transpose(ka, ko + p * sk * dim, kmax, dim, buf, 0);
-                for (int t = t0; t < t1; t++) {
-                    int n = visible(causal, t, tq, sk), row = p * tq + t, oi = oo + row * dv;
-                    Arrays.fill(oa, oi, oi + dv, 0f);
+                int p = u / blocks, t0 = (u % blocks) * QUERY_BLOCK, t1 = Math.min(tq, t0 + QUERY_BLOCK), rows = t1 - t0;
+                int kmax = visible(causal, t1 - 1, tq, sk), oi = oo + (p * tq + t0) * dv;
+                if (kmax == 0) {
+                    Arrays.fill(oa, oi, oi + rows * dv, 0f);
+                    Arrays.fill(la, lo + p * tq + t0, lo + p * tq + t1, Float.NEGATIVE_INFINITY);
+                    continue;
+                }
+                float[] pr = scratch(rows * kmax + rows);
+                int rs = rows * kmax;                                         // 1 / sum of each row, after P
+                // scores S = scale * Q K^T for the block's queries and every key one of them sees
+                Gemm.gemm(1, rows, kmax, dim, qa, qo + (p * tq + t0) * dim, 0, false, ka, ko + p * sk * dim, 0, true,
+                        pr, 0, scale, 0f);
+                for (int r = 0; r < rows; r++) {
+                    int t = t0 + r, n = visible(causal, t, tq, sk), at = r * kmax, row = p * tq + t;
                     if (n == 0) {
+                        Arrays.fill(pr, at, at + kmax, 0f);
                         la[lo + row] = Float.NEGATIVE_INFINITY;
                         continue;
                     }
-                    rowTimesCols(qa, qo + row * dim, dim, buf, 0, kmax, n, scale, buf, sc);
-                    float m = RowReduce.max(buf, sc, n);
-                    float sum = RowReduce.expSum(buf, sc, m, buf, sc, n);
-                    for (int j = 0; j < n; j++) axpy(buf[sc + j], va, vo + (p * sk + j) * dv, oa, oi, dv);
-                    scaleRow(oa, oi, 1f / sum, dv);
+                    float m = RowReduce.max(pr, at, n);
+                    float sum = RowReduce.expSum(pr, at, m, pr, at, n);
+                    Arrays.fill(pr, at + n, at + kmax, 0f);              // keys this query does not see
+                    pr[rs + r] = 1f / sum;
                     la[lo + row] = m + FastMath.log(sum);
                 }
+                // O = P V, then each row divided by its sum
+                Gemm.gemm(1, rows, dv, kmax, pr, 0, 0, false, va, vo + p * sk * dv, 0, false, oa, oi, 1f, 0f);
+                for (int r = 0; r < rows; r++) scaleRow(oa, oi + r * dv, pr[rs + r], dv);
             }
         });
     }
@@ -121,30 +95,36 @@ final class Attention {
         WorkerPool.global().parallelFor(bh, 1, (s, e) -> {
             for (int p = s; p < e; p++) {
                 int kmax = visible(causal, tq - 1, tq, sk);
-                float[] buf = scratch((dim + dv) * kmax + 2 * sk);
-                int vt = dim * kmax, pr = vt + dv * kmax, ds = pr + sk;      // K^T, V^T, probabilities, dscores
-                transpose(ka, ko + p * sk * dim, kmax, dim, buf, 0);
-                transpose(va, vo + p * sk * dv, kmax, dv, buf, vt);
-                int gkb = gko + p * sk * dim, gvb = gvo + p * sk * dv;
-                Arrays.fill(gka, gkb, gkb + sk * dim, 0f);
-                Arrays.fill(gva, gvb, gvb + sk * dv, 0f);
-                for (int t = 0; t < tq; t++) {
-                    int n = visible(causal, t, tq, sk), row = p * tq + t, qi = qo + row * dim, gi = go + row * dv;
-                    int gqi = gqo + row * dim;
-                    Arrays.fill(gqa, gqi, gqi + dim, 0f);
-                    if (n == 0) continue;
-                    rowTimesCols(qa, qi, dim, buf, 0, kmax, n, scale, buf, pr);
-                    RowReduce.expSum(buf, pr, la[lo + row], buf, pr, n);         // probabilities exp(s - lse)
-                    rowTimesCols(ga, gi, dv, buf, vt, kmax, n, 1f, buf, ds);   // dP = gOut . v_j
-                    float delta = RowReduce.dot(ga, gi, oa, oo + row * dv, dv);
-                    for (int j = 0; j < n; j++) {
-                        float pj = buf[pr + j], dsj = pj * (buf[ds + j] - delta);
-                        axpy(pj, ga, gi, gva, gvb + j * dv, dv);
-                        axpy(dsj * scale, qa, qi, gka, gkb + j * dim, dim);
-                        axpy(dsj, ka, ko + (p * sk + j) * dim, gqa, gqi, dim);
-                    }
-                    scaleRow(gqa, gqi, scale, dim);
+                int qb = qo + p * tq * dim, gb = go + p * tq * dv, kb = ko + p * sk * dim, vb = vo + p * sk * dv;
+                int gqb = gqo + p * tq * dim, gkb = gko + p * sk * dim, gvb = gvo + p * sk * dv;
+                Arrays.fill(gka, gkb + kmax * dim, gkb + sk * dim, 0f);
+                Arrays.fill(gva, gvb + kmax * dv, gvb + sk * dv, 0f);
+                if (kmax == 0) {
+                    Arrays.fill(gqa, gqb, gqb + tq * dim, 0f);
+                    continue;
                 }
+                int size = tq * kmax;
+                float[] buf = scratch(3 * size);
+                int pr = 0, dp = size, ds = 2 * size;                    // probabilities, dP, dS * scale
+                Gemm.gemm(1, tq, kmax, dim, qa, qb, 0, false, ka, kb, 0, true, buf, pr, scale, 0f);
+                Gemm.gemm(1, tq, kmax, dv, ga, gb, 0, false, va, vb, 0, true, buf, dp, 1f, 0f); // dP = gOut V^T
+                for (int t = 0; t < tq; t++) {
+                    int n = visible(causal, t, tq, sk), row = p * tq + t, at = t * kmax;
+                    if (n > 0) RowReduce.expSum(buf, pr + at, la[lo + row], buf, pr + at, n); // exp(s - lse)
+                    Arrays.fill(buf, pr + at + n, pr + at + kmax, 0f);
+                    float delta = RowReduce.dot(ga, go + row * dv, oa, oo + row * dv, dv);
+                    for (int j = 0; j < n; j++) {
+                        float dsj = buf[pr + at + j] * (buf[dp + at + j] - delta);
+                        buf[dp + at + j] = dsj;                              // dS, in place of dP
+                        buf[ds + at + j] = dsj * scale;
+                    }
+                    Arrays.fill(buf, dp + at + n, dp + at + kmax, 0f);
+                    Arrays.fill(buf, ds + at + n, ds + at + kmax, 0f);
+                }
+                // dV = P^T gOut and dK = (scale dS)^T Q, each summed over queries in order; dQ = scale (dS K)
+                Gemm.gemm(1, kmax, dv, tq, buf, pr, 0, true, ga, gb, 0, false, gva, gvb, 1f, 0f);
+                Gemm.gemm(1, kmax, dim, tq, buf, ds, 0, true, qa, qb, 0, false, gka, gkb, 1f, 0f);
+                Gemm.gemm(1, tq, dim, kmax, buf, dp, 0, false, ka, kb, 0, false, gqa, gqb, scale, 0f);
             }
         });
     }
