@@ -90,10 +90,7 @@ final class Gemm {
         boolean direct = m < SMALL_M;
         int rowTiles = direct ? m : (m + MR - 1) / MR;
         boolean whole = batch >= 4L * threads;
-        // Sharing B panels pays when every thread gets many row tiles; with fewer (a weight gradient: m = the layer's
-        // width, k = all tokens) the units below also split columns (gpt-s's [256 x 4096] x [4096 x 768] on 16
-        // threads: 43 row tiles, 2.7 per thread, scaled 3.7x over one thread while the other shapes scaled 8x).
-        if (!direct && !whole && threads > 1 && rowTiles >= 8 * threads && (long) m * n * k >= 1L << 22) {
+        if (!direct && !whole && threads > 1 && rowTiles >= 2 * threads && (long) m * n * k >= 1L << 22) {
             for (int bi = 0; bi < batch; bi++)
                 sharedB(pool, m, n, k, a, aOff + bi * aStride, transA, b, bOff + bi * bStride, transB,
                         c, cOff + bi * m * n, alpha, beta);
@@ -106,8 +103,8 @@ final class Gemm {
         int mTiles = (m + rowsPerUnit - 1) / rowsPerUnit;
         long rowUnits = (long) batch * mTiles;
         int nBlocks = 1;
-        if (threads > 1 && rowUnits < 8L * threads)
-            nBlocks = (int) Math.min((n + NR - 1) / NR, (8L * threads + rowUnits - 1) / rowUnits);
+        if (threads > 1 && rowUnits < 4L * threads)
+            nBlocks = (int) Math.min((n + NR - 1) / NR, (4L * threads + rowUnits - 1) / rowUnits);
         int colsPerBlock = roundUp((n + nBlocks - 1) / nBlocks, NR);
         int nb = (n + colsPerBlock - 1) / colsPerBlock;
         long units = rowUnits * nb;
@@ -154,7 +151,7 @@ final class Gemm {
                 int kc = Math.min(KC, k - pc);
                 float betaEff = pc == 0 ? beta : 1f;
                 packB(b, bOff, n, k, transB, pc, kc, jc, nc, 0, panels, sc.b);
-                rows(m, n, a, aOff, k, transA, pc, kc, r0, r1, sc.b, nc, c, cOff + jc, alpha, betaEff, sc);
+                rows(m, n, a, aOff, k, transA, pc, kc, r0, r1, sc.b, nc, 0, nc, c, cOff + jc, alpha, betaEff, sc);
             }
         }
     }
@@ -173,27 +170,42 @@ final class Gemm {
                 int kc = Math.min(KC, k - pc), p0 = pc;
                 float betaEff = pc == 0 ? beta : 1f;
                 pool.parallelFor(panels, 2, (s, e) -> packB(b, bOff, n, k, transB, p0, kc, j0, nc, s, e, pb));
-                int grain = (int) Math.max(1, MIN_TASK_WORK / ((long) MR * nc * kc));
-                pool.parallelFor(mTiles, grain, (s, e) -> rows(m, n, a, aOff, k, transA, p0, kc, s * MR,
-                        Math.min(m, e * MR), pb, nc, c, cOff + j0, alpha, betaEff, SCRATCH.get()));
+                // units: (row tile, run of B panels), the runs of one tile next to each other. Columns are split when
+                // the row tiles alone are few per thread (a weight gradient: m = the layer's width, k = all tokens;
+                // gpt-s's [256 x 4096] x [4096 x 768] has 43 tiles, and on 16 threads scaled 4x where the others did 8x)
+                int runs = (int) Math.min(panels, (8L * pool.threads() + mTiles - 1) / mTiles);
+                int runPanels = (panels + runs - 1) / runs, runCount = (panels + runPanels - 1) / runPanels;
+                int grain = (int) Math.max(1, MIN_TASK_WORK / ((long) MR * Math.min(nc, runPanels * NR) * kc));
+                pool.parallelFor(mTiles * runCount, grain, (s, e) -> {
+                    Scratch sc = SCRATCH.get();
+                    for (int u = s; u < e; u++) {
+                        int tile = u / runCount, run = u % runCount;
+                        int col0 = run * runPanels * NR, col1 = Math.min(nc, col0 + runPanels * NR);
+                        rows(m, n, a, aOff, k, transA, p0, kc, tile * MR, Math.min(m, tile * MR + MR), pb, nc, col0,
+                                col1, c, cOff + j0, alpha, betaEff, sc);
+                    }
+                });
             }
         }
     }
 
-    /** Rows [r0, r1) of C (at cOff, row stride n) against one packed B panel (kc x nc): packs A by MC rows. */
+    /**
+     * Rows [r0, r1) and columns [col0, col1) (a multiple of NR from the panel's start) of C (at cOff, row stride n)
+     * against one packed B panel (kc x nc): packs A by MC rows.
+     */
     private static void rows(int m, int n, float[] a, int aOff, int k, boolean transA, int pc, int kc, int r0, int r1,
-                             float[] pb, int nc, float[] c, int cOff, float alpha, float beta, Scratch sc) {
+                             float[] pb, int nc, int col0, int col1, float[] c, int cOff, float alpha, float beta, Scratch sc) {
         for (int ic = r0; ic < r1; ic += MC) {
             int mc = Math.min(MC, r1 - ic);
             packA(a, aOff, m, k, transA, ic, mc, pc, kc, sc.a);
-            macro(kc, mc, nc, sc.a, pb, sc.tile, c, cOff + ic * n, n, alpha, beta);
+            macro(kc, mc, nc, col0, col1, sc.a, pb, sc.tile, c, cOff + ic * n, n, alpha, beta);
         }
     }
 
-    /** All micro tiles of an mc x nc block of C from packed A (mc x kc) and packed B (kc x nc). */
-    private static void macro(int kc, int mc, int nc, float[] pa, float[] pb, float[] tile, float[] c, int cOff,
+    /** The micro tiles of columns [col0, col1) of an mc x nc block of C from packed A (mc x kc) and B (kc x nc). */
+    private static void macro(int kc, int mc, int nc, int col0, int col1, float[] pa, float[] pb, float[] tile, float[] c, int cOff,
                               int ldc, float alpha, float beta) {
-        for (int jr = 0; jr < nc; jr += NR) {
+        for (int jr = col0; jr < col1; jr += NR) {
             int cols = Math.min(NR, nc - jr);
             int bo = jr / NR * kc * NR;
             for (int ir = 0; ir < mc; ir += MR) {
