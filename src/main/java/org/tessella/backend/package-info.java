@@ -5,7 +5,9 @@
  * {@link java.util.ServiceLoader}, so nothing above this layer names a backend class and no GPU code loads unless a
  * GPU device is asked for. {@link org.tessella.backend.FlopCounter} counts the FLOPs of the heavy ops. Two default
  * methods exist for devices that queue work: {@code synchronize()} (a no-op on the CPU, for timings) and
- * {@code sumOfSquares(List)} (the global gradient norm in one call, the loop over tensors on the CPU).
+ * {@code sumOfSquares(List)} (the global gradient norm in one call); {@code adamw(List...)} and {@code scale(List)} are
+ * the multi-tensor forms of the optimizer step and of gradient clipping (one parallel pass on the CPU, the loop by
+ * default). {@link org.tessella.backend.OpProfiler} times every op of the CPU backend when {@code TESSELLA_CPU_PROFILE=1}.
  *
  * <p>Depends on {@code tensor} only.
  */

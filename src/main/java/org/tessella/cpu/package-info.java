@@ -2,8 +2,13 @@
  * The CPU backend: Vector API kernels ({@code FloatVector.SPECIES_PREFERRED} with scalar tails), one file per concern
  * (Elementwise, Reductions, Gemm, Conv, RowOps, Norms, Indexing, Attention; Conv's forward and stride-1 input gradient
  * are implicit GEMMs in ConvGemm, reading B straight from a padded copy of the image, and its weight gradient is one
- * GEMM per kernel tap in ConvWeightGrad), the persistent
+ * GEMM per kernel tap in ConvWeightGrad; Chunks runs elementwise updates of many tensors in one parallel pass), the
+ * persistent
  * {@link org.tessella.cpu.WorkerPool} and {@link org.tessella.cpu.FastMath}, the project's own transcendental functions.
+ *
+ * <p>Micro-kernel tiles follow the register file ({@code VectorSupport.SIXTEEN_REGISTERS}): 6 x 4 vectors (GEMM, direct
+ * convolution) and 8 x 2 (weight gradient) with 32 vector registers, 4 x 2 with 16 (x86 below AVX-512), where the
+ * larger tiles spill an accumulator and run at half speed. The tile never changes an output's fma chain.
  *
  * <p>Determinism: work is split by output, never by reduction; every reduction has a fixed order independent of the
  * thread count and the vector width; exp, log, tanh, erf are FMA polynomials whose scalar and vector forms perform the

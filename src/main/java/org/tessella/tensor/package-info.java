@@ -1,8 +1,8 @@
 /**
  * Tensors and their memory: {@link org.tessella.tensor.Tensor} (shape, strides, offset over a
  * {@link org.tessella.tensor.Storage}), {@link org.tessella.tensor.Shape} helpers, {@link org.tessella.tensor.DType},
- * {@link org.tessella.tensor.Device}, the per-step {@link org.tessella.tensor.Workspace} (a bump allocator over
- * reused slabs) and the counter-based generator {@link org.tessella.tensor.Philox}.
+ * {@link org.tessella.tensor.Device}, the per-step {@link org.tessella.tensor.Workspace} (a first-fit allocator
+ * over reused chunks that takes back a backward pass's memory as its gradients are consumed) and the counter-based generator {@link org.tessella.tensor.Philox}.
  *
  * <p>Depends on the JDK only.
  *
@@ -17,7 +17,10 @@
  * <h2>Memory lifetimes</h2>
  * Parameters, gradients and optimizer state are persistent ({@link org.tessella.tensor.Tensor#persistent}).
  * Activations and temporaries come from the thread's open {@link org.tessella.tensor.Workspace}, recycled when the
- * step closes; a tensor used after its step is caught by {@link org.tessella.tensor.Tensor#checkAlive()}.
+ * step closes; a tensor used after its step is caught by {@link org.tessella.tensor.Tensor#checkAlive()}. Memory
+ * allocated during a backward pass is released as soon as no pending gradient refers to it: each workspace tensor
+ * knows its allocation (views share it) and {@link org.tessella.tensor.Tensor#setGrad} counts the gradients that
+ * refer to it; the tape asks the workspace to release after every backward rule.
  * {@link org.tessella.tensor.Tensor#setData} points a tensor at other storage in place (a parameter moving to another
  * device: PyTorch's {@code param.data = ...}); shape, autodiff state and identity stay.
  */
