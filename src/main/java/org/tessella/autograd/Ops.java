@@ -485,6 +485,15 @@ public final class Ops {
         if (!Tape.needsGrad(x)) return out;
         int ax = Shape.axis("slice", axis, x.rank());
         return Tape.record(out, g -> {
+            Tensor cur = x.grad();
+            if (cur != null && !x.isLeaf() && cur.isContiguous() && Arrays.equals(cur.shape(), x.shape())
+                    && cur.isSoleBackwardGradient()) {
+                // the slices of one tensor (q, k and v of one projection) add into one gradient, not a zero-filled
+                // full-size tensor each and a sum per slice
+                Tensor region = cur.slice(ax, start, end);
+                be(x).binary(BinaryOp.ADD, region, g, region);
+                return;
+            }
             Tensor gx = zerosLike(x);
             be(x).copy(g, gx.slice(ax, start, end));
             accumulate(x, gx);

@@ -227,15 +227,19 @@ final class Norms {
         int gwo = off(gWeight), gbo = off(gBias);
         // each (image, channel)'s terms of the weight and bias gradients, taken while its rows are in cache; they are
         // then added over images in order below (the same values and order as a separate pass over gy and x)
-        float[] tw = gw == null ? null : new float[n * c], tb = gb == null ? null : new float[n * c];
+        // (in the step's workspace when one is open: a steady-state step allocates no array)
+        Tensor twT = gw == null ? null : Tensor.empty(org.tessella.tensor.DType.F32, n * c);
+        Tensor tbT = gb == null ? null : Tensor.empty(org.tessella.tensor.DType.F32, n * c);
+        float[] tw = twT == null ? null : twT.floats(), tb = tbT == null ? null : tbT.floats();
+        int twO = twT == null ? 0 : twT.offset(), tbO = tbT == null ? 0 : tbT.offset();
         WorkerPool.global().parallelFor(n * groups, grain(m), (s, e) -> {
             for (int ng = s; ng < e; ng++) {
                 int base = ng * m, c0 = (ng % groups) * cpg;
                 float mu = ma[mo + ng], rs = ra[ro + ng];
                 for (int j = 0; j < cpg; j++) {                                        // dxhat = gy * w[channel]
                     int o = base + j * hw, t = ng / groups * c + c0 + j;
-                    if (tw != null) tw[t] = RowReduce.dotCentered(ga, go + o, xa, xo + o, mu, hw) * rs;
-                    if (tb != null) tb[t] = RowReduce.sum(ga, go + o, hw);
+                    if (tw != null) tw[twO + t] = RowReduce.dotCentered(ga, go + o, xa, xo + o, mu, hw) * rs;
+                    if (tb != null) tb[tbO + t] = RowReduce.sum(ga, go + o, hw);
                     if (wa == null) System.arraycopy(ga, go + o, oa, oo + o, hw);
                     else scaleRow(ga, go + o, wa[wo + c0 + j], oa, oo + o, hw);
                 }
@@ -248,8 +252,8 @@ final class Norms {
         for (int ch = 0; ch < c; ch++) {
             float sw = 0f, sb = 0f;
             for (int i = 0; i < n; i++) {
-                if (tw != null) sw += tw[i * c + ch];
-                if (tb != null) sb += tb[i * c + ch];
+                if (tw != null) sw += tw[twO + i * c + ch];
+                if (tb != null) sb += tb[tbO + i * c + ch];
             }
             if (gw != null) gw[gwo + ch] = sw;
             if (gb != null) gb[gbo + ch] = sb;

@@ -144,6 +144,12 @@ public final class Tensor {
         if (grad != null && grad.owner != null) grad.owner.gradReference(grad.block, grad.ownerStep, +1);
     }
 
+    /**
+     * True when this tensor is a gradient made by the running backward pass in a workspace and no other gradient
+     * refers to its memory, so that autograd may add into it in place (CPU workspace tensors only; false otherwise).
+     */
+    public boolean isSoleBackwardGradient() { return owner != null && owner.soleBackwardGradient(block, ownerStep); }
+
     /** True unless the tensor is the output of a recorded op (leaves own persistent gradient buffers). */
     public boolean isLeaf() { return leaf; }
 

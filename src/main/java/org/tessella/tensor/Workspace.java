@@ -165,6 +165,16 @@ public final class Workspace implements AutoCloseable {
         slab.remove(b);
     }
 
+    /**
+     * Whether allocation b was made by the running backward pass and exactly one gradient refers to it: that
+     * gradient's tensor may then be added into in place (nothing else can read it before its owner's rule runs).
+     */
+    boolean soleBackwardGradient(int b, int ofStep) {
+        if (ofStep != step || b >= count || blockRefs[b] != 1 || backwardDepth == 0) return false;
+        for (int i = 0; i < backwardLiveCount; i++) if (backwardLive[i] == b) return true;
+        return false;
+    }
+
     /** Counts a gradient that starts ({@code +1}) or stops ({@code -1}) referring to allocation {@code b}. */
     void gradReference(int b, int ofStep, int delta) {
         if (ofStep == step && b < count) blockRefs[b] += delta;
