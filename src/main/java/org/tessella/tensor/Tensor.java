@@ -76,28 +76,6 @@ public final class Tensor {
     // ---- metadata ------------------------------------------------------------------------------------------------
 
     public Storage storage() { return storage; }
-
-    /** This tensor as an allocation of a workspace step (called by the workspace). */
-    Tensor ownedBy(Workspace ws, int block, int step) {
-        this.owner = ws;
-        this.block = block;
-        this.ownerStep = step;
-        return this;
-    }
-
-    /** A view of the same storage with another offset, shape and strides (not bounds-checked beyond the storage). */
-    public Tensor view(int offset, int[] shape, int[] strides) {
-        return derived(offset, shape.clone(), strides.clone());
-    }
-
-    private Tensor derived(int offset, int[] shape, int[] strides) {
-        Tensor t = new Tensor(storage, offset, shape, strides);
-        t.generation = generation;
-        t.owner = owner;
-        t.block = block;
-        t.ownerStep = ownerStep;
-        return t;
-    }
     public int offset() { return offset; }
     /** The shape; do not modify the returned array. */
     public int[] shape() { return shape; }
@@ -178,6 +156,28 @@ public final class Tensor {
 
     // ---- views (no data copied, not recorded for autodiff: see autograd.Ops for the differentiable versions) -----
 
+    /** This tensor as an allocation of a workspace step (called by the workspace). */
+    Tensor ownedBy(Workspace ws, int block, int step) {
+        this.owner = ws;
+        this.block = block;
+        this.ownerStep = step;
+        return this;
+    }
+
+    /** A view of the same storage with another offset, shape and strides (not bounds-checked beyond the storage). */
+    public Tensor view(int offset, int[] shape, int[] strides) {
+        return derived(offset, shape.clone(), strides.clone());
+    }
+
+    /** A view: same storage, allocation and liveness (a view of an ended step's tensor is ended too). */
+    private Tensor derived(int offset, int[] shape, int[] strides) {
+        Tensor t = new Tensor(storage, offset, shape, strides);
+        t.generation = generation;
+        t.owner = owner;
+        t.block = block;
+        t.ownerStep = ownerStep;
+        return t;
+    }
     /** A view with a new shape; one dimension may be -1. Needs a contiguous tensor. */
     public Tensor reshape(int... newShape) {
         int[] s = inferShape("reshape", newShape);
