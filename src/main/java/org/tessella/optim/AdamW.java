@@ -11,6 +11,8 @@ import org.tessella.tensor.Shape;
 import org.tessella.tensor.ShapeException;
 import org.tessella.tensor.Tensor;
 
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -77,35 +79,31 @@ public final class AdamW {
     public void step() {
         step++;
         float c1 = (float) (1 - Math.pow(beta1, step)), c2 = (float) (1 - Math.pow(beta2, step));
-        // one backend call per device for all tensors with a gradient (the CPU runs them in one parallel pass)
-        java.util.Map<org.tessella.tensor.Device, Group> groups = new java.util.LinkedHashMap<>();
+        // one backend call for all tensors with a gradient (the CPU runs them in one parallel pass); parameters
+        // spread over devices are updated one by one
+        List<Tensor> ps = new ArrayList<>(params.size()), gs = new ArrayList<>(params.size()),
+                ms = new ArrayList<>(params.size()), vs = new ArrayList<>(params.size());
+        float[] decay = new float[params.size()];
+        boolean oneDevice = true;
         for (int i = 0; i < params.size(); i++) {
             Parameter p = params.get(i);
             Tensor g = p.tensor().grad();
             if (g == null) continue;
-            groups.computeIfAbsent(g.device(), d -> new Group()).add(p.tensor(), g, m[i], v[i], p.decay() ? weightDecay : 0f);
+            if (!gs.isEmpty() && !g.device().equals(gs.get(0).device())) oneDevice = false;
+            decay[ps.size()] = p.decay() ? weightDecay : 0f;
+            ps.add(p.tensor());
+            gs.add(g);
+            ms.add(m[i]);
+            vs.add(v[i]);
         }
-        for (var e : groups.entrySet()) {
-            Group gr = e.getValue();
-            float[] decay = new float[gr.decay.size()];
-            for (int i = 0; i < decay.length; i++) decay[i] = gr.decay.get(i);
-            Backends.of(e.getKey()).adamw(gr.params, gr.grads, gr.m, gr.v, lr, beta1, beta2, eps, decay, c1, c2);
+        if (gs.isEmpty()) return;
+        if (oneDevice) {
+            Backends.of(gs.get(0).device()).adamw(ps, gs, ms, vs, lr, beta1, beta2, eps, Arrays.copyOf(decay, ps.size()), c1, c2);
+            return;
         }
-    }
-
-    /** The tensors of one device, in parameter order. */
-    private static final class Group {
-        final java.util.List<Tensor> params = new java.util.ArrayList<>(), grads = new java.util.ArrayList<>(),
-                m = new java.util.ArrayList<>(), v = new java.util.ArrayList<>();
-        final java.util.List<Float> decay = new java.util.ArrayList<>();
-
-        void add(Tensor p, Tensor g, Tensor mi, Tensor vi, float d) {
-            params.add(p);
-            grads.add(g);
-            m.add(mi);
-            v.add(vi);
-            decay.add(d);
-        }
+        for (int i = 0; i < ps.size(); i++)
+            Backends.of(gs.get(i).device()).adamw(ps.get(i), gs.get(i), ms.get(i), vs.get(i), lr, beta1, beta2, eps,
+                    decay[i], c1, c2);
     }
 
     /** Zeroes every parameter's gradient buffer (kept allocated, so steady-state steps allocate nothing). */

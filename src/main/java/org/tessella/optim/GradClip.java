@@ -16,15 +16,9 @@ public final class GradClip {
      * backend call, so a GPU waits once per step rather than once per parameter.
      */
     public static double globalNorm(List<Parameter> params) {
-        List<Tensor> grads = new ArrayList<>(params.size());
-        boolean oneDevice = true;
-        for (Parameter p : params) {
-            Tensor g = p.tensor().grad();
-            if (g == null) continue;
-            if (!grads.isEmpty() && !g.device().equals(grads.get(0).device())) oneDevice = false;
-            grads.add(g);
-        }
+        List<Tensor> grads = gradients(params);
         if (grads.isEmpty()) return 0;
+        boolean oneDevice = grads.stream().allMatch(g -> g.device().equals(grads.get(0).device()));
         double sq = 0;
         if (oneDevice) sq = Backends.of(grads.get(0).device()).sumOfSquares(grads);
         else for (Tensor g : grads) sq += Backends.of(g.device()).sumOfSquares(g);
@@ -36,13 +30,18 @@ public final class GradClip {
         double norm = globalNorm(params);
         if (norm > maxNorm) {
             float scale = (float) (maxNorm / (norm + 1e-6));
-            java.util.Map<org.tessella.tensor.Device, List<Tensor>> byDevice = new java.util.LinkedHashMap<>();
-            for (Parameter p : params) {
-                Tensor g = p.tensor().grad();
-                if (g != null) byDevice.computeIfAbsent(g.device(), d -> new ArrayList<>()).add(g);
-            }
-            for (var e : byDevice.entrySet()) Backends.of(e.getKey()).scale(e.getValue(), scale);
+            List<Tensor> grads = gradients(params);
+            boolean oneDevice = grads.stream().allMatch(g -> g.device().equals(grads.get(0).device()));
+            if (oneDevice) Backends.of(grads.get(0).device()).scale(grads, scale);
+            else for (Tensor g : grads) Backends.of(g.device()).affine(g, scale, 0f, g);
         }
         return norm;
+    }
+
+    /** The gradients that exist, in parameter order. */
+    private static List<Tensor> gradients(List<Parameter> params) {
+        List<Tensor> grads = new ArrayList<>(params.size());
+        for (Parameter p : params) if (p.tensor().grad() != null) grads.add(p.tensor().grad());
+        return grads;
     }
 }
