@@ -17,7 +17,9 @@ import jdk.incubator.vector.VectorSpecies;
  * tap is an offset and a stride, so nothing else is packed on the B side, and x is transposed once in all, in cache.
  * The A side is read straight from gy: MR rows at a fixed distance, one scalar broadcast each per pixel. The micro
  * kernel computes an MR (output channels) x NR (input channels) tile of one tap, with its accumulators in registers
- * for a block and in a small accumulator array between blocks.
+ * for a sub-block of about {@link #SUB} pixels and in a small accumulator array between sub-blocks; every unit and
+ * tap runs over one sub-block before the next, so the input window stays in L1 (on vq-s's 16 x 16 and 8 x 8 layers
+ * this, with the flat pixel loop, took the 2-thread weight gradient from about 57 / 37 to 65-75 / 60-70 GFLOP/s).
  *
  * <p>Determinism: each accumulator is one fma chain, {@code acc = 0; acc = fma(gy, x, acc)} over images in order and
  * pixels in raster order, however the pixels are blocked; threads share out tiles (tap, MR output channels, NR input
@@ -32,15 +34,36 @@ final class ConvWeightGrad {
     private static final int NR = 2 * VL;
     /**
      * Output channels per tile: eight (not Gemm's six), so that each pair of B vectors loaded feeds 16 multiply-adds
-     * and vq-s's 64 and 128 channels fill whole tiles (measured 7-15% faster per layer); four with 16 vector registers
-     * ({@link VectorSupport#SIXTEEN_REGISTERS}), where 16 accumulators would spill.
+     * and vq-s's 64 and 128 channels fill whole tiles (measured 7-15% faster per layer). Five with 16 vector registers
+     * ({@link VectorSupport#SIXTEEN_REGISTERS}), where 16 accumulators spill and 12 did too (6 rows: 30% slower):
+     * ten independent fma chains cover the fma latency times two pipes, eight (4 rows) did not quite (5 rows measured
+     * about 7% faster per layer, though 64 and 128 channels leave a partly filled last tile).
      */
-    private static final int MR = VectorSupport.SIXTEEN_REGISTERS ? 4 : 8;
+    private static final int MR = VectorSupport.SIXTEEN_REGISTERS ? 5 : 8;
     /** Pixels per block: a block's transposed rows stay in L2 while every tile of the task runs over them. */
     private static final int BLOCK = 1024;
+    /**
+     * Pixels per sub-block: every unit and tap of a task runs over one sub-block before the next, so a channel tile's
+     * input window (about SUB x NR floats) is read from L1 by all the output-channel tiles that use it.
+     */
+    private static final int SUB = 256;
 
     private static final class Scratch {
         float[] xt = new float[0], acc = new float[0];
+
+        int[] off = new int[0];
+        int offRows = -1, offWo, offRowStride, offColStep;
+
+        /** xt offsets of the pixels of rows x wo output pixels in raster order, from the previous call when the same. */
+        int[] offsets(int rows, int wo, int rowStride, int colStep) {
+            if (rows != offRows || wo != offWo || rowStride != offRowStride || colStep != offColStep) {
+                if (off.length < rows * wo) off = new int[rows * wo];
+                for (int r = 0, q = 0; r < rows; r++)
+                    for (int ow = 0; ow < wo; ow++) off[q++] = r * rowStride + ow * colStep;
+                offRows = rows; offWo = wo; offRowStride = rowStride; offColStep = colStep;
+            }
+            return off;
+        }
 
         float[] xt(int len) {
             if (xt.length < len) xt = new float[len];
@@ -80,19 +103,27 @@ final class ConvWeightGrad {
                     for (int i = 0; i < imgs; i++)
                         transposeBlock(x, xOff + (n0 + i) * c * h * w, c, h, w, r0 * stride - pad, rowsIn, pad, c0,
                                 cr, xt, i * imageStride);
-                    for (int u = s; u < e; u++) {
-                        int ct = u / oTiles, ot = u % oTiles, valid = Math.min(MR, o - ot * MR);
-                        int g0 = gyOff + (n0 * o + ot * MR) * p + r0 * wo;
-                        for (int tap = 0; tap < taps; tap++) {
-                            int bx = ((tap / kw) * wp + tap % kw) * cr + ct * NR - c0;
-                            int ac = (tap * opad + ot * MR) * cp + ct * NR;
-                            if (valid == 1) // a single output channel: one row of accumulators, not six copies of it
-                                kernel1(gy, g0, o * p, xt, bx, imgs, imageStride, rows, stride * wp * cr, wo, stride * cr, acc, ac);
-                            else
-                                kernel(gy, g0, p, valid, o * p, xt, bx, imgs, imageStride, rows, stride * wp * cr, wo,
-                                        stride * cr, acc, ac, cp);
+                    // sub-blocks of about SUB pixels (whole rows, or whole images), each run by every unit and tap
+                    // before the next: a unit's input window then comes from L1 for all the units of its channels
+                    int subImgs = imgs > 1 ? Math.max(1, SUB / p) : 1, subRows = imgs > 1 ? rows : Math.max(1, Math.min(rows, SUB / wo));
+                    for (int i0 = 0; i0 < imgs; i0 += subImgs)
+                        for (int q0 = 0; q0 < rows; q0 += subRows) {
+                            int si = Math.min(subImgs, imgs - i0), sr = Math.min(subRows, rows - q0);
+                            int[] off = sc.offsets(sr, wo, stride * wp * cr, stride * cr);
+                            for (int u = s; u < e; u++) {
+                                int ct = u / oTiles, ot = u % oTiles, valid = Math.min(MR, o - ot * MR);
+                                int g0 = gyOff + ((n0 + i0) * o + ot * MR) * p + (r0 + q0) * wo;
+                                int b0 = i0 * imageStride + q0 * stride * wp * cr + ct * NR - c0;
+                                for (int tap = 0; tap < taps; tap++) {
+                                    int bx = b0 + ((tap / kw) * wp + tap % kw) * cr;
+                                    int ac = (tap * opad + ot * MR) * cp + ct * NR;
+                                    if (valid == 1) // a single output channel: one row of accumulators, not six copies of it
+                                        kernel1(gy, g0, o * p, xt, bx, si, imageStride, sr * wo, off, acc, ac);
+                                    else
+                                        kernel(gy, g0, p, valid, o * p, xt, bx, si, imageStride, sr * wo, off, acc, ac, cp);
+                                }
+                            }
                         }
-                    }
                 }
             }
         });
@@ -157,12 +188,14 @@ final class ConvWeightGrad {
      * b(q) + NR), where pixel (image i, row, column ow) reads xt at bx + i*imageStride + row*rowStride + ow*colStep.
      */
     private static void kernel(float[] gy, int g0, int p, int valid, int gyImage, float[] xt, int bx, int imgs,
-                               int imageStride, int rows, int rowStride, int wo, int colStep, float[] acc, int ac, int ldc) {
+                               int imageStride, int pixels, int[] off, float[] acc, int ac, int ldc) {
         if (VectorSupport.SIXTEEN_REGISTERS) {
-            kernel4(gy, g0, p, valid, gyImage, xt, bx, imgs, imageStride, rows, rowStride, wo, colStep, acc, ac, ldc);
+            kernel5(gy, g0, p, valid, gyImage, xt, bx, imgs, imageStride, pixels, off, acc, ac, ldc);
             return;
         }
-        // rows of gy past the last output channel repeat it (their sums land in padding rows of acc, never read)
+        // rows of gy past the last output channel repeat it (their sums land in padding rows of acc, never read); the
+        // pixels of an image go through one flat loop with their xt offsets from a table, so rows of 8 or 16 pixels
+        // pay no per-row loop overhead
         int g1 = p * Math.min(1, valid - 1), g2 = p * Math.min(2, valid - 1), g3 = p * Math.min(3, valid - 1);
         int g4 = p * Math.min(4, valid - 1), g5 = p * Math.min(5, valid - 1), g6 = p * Math.min(6, valid - 1);
         int g7 = p * Math.min(7, valid - 1);
@@ -174,38 +207,37 @@ final class ConvWeightGrad {
         FloatVector c50 = FloatVector.fromArray(S, acc, ac + 5 * ldc), c51 = FloatVector.fromArray(S, acc, ac + 5 * ldc + VL);
         FloatVector c60 = FloatVector.fromArray(S, acc, ac + 6 * ldc), c61 = FloatVector.fromArray(S, acc, ac + 6 * ldc + VL);
         FloatVector c70 = FloatVector.fromArray(S, acc, ac + 7 * ldc), c71 = FloatVector.fromArray(S, acc, ac + 7 * ldc + VL);
-        for (int i = 0; i < imgs; i++)
-            for (int row = 0; row < rows; row++) {
-                int bi = bx + i * imageStride + row * rowStride, g = g0 + i * gyImage + row * wo;
-                for (int ow = 0; ow < wo; ow++, g++, bi += colStep) {
-                    FloatVector b0 = FloatVector.fromArray(S, xt, bi);
-                    FloatVector b1 = FloatVector.fromArray(S, xt, bi + VL);
-                    FloatVector a = FloatVector.broadcast(S, gy[g]);
+        for (int i = 0; i < imgs; i++) {
+            int bi = bx + i * imageStride, g = g0 + i * gyImage;
+            for (int q = 0; q < pixels; q++) {
+                FloatVector b0 = FloatVector.fromArray(S, xt, bi + off[q]);
+                    FloatVector b1 = FloatVector.fromArray(S, xt, bi + off[q] + VL);
+                    FloatVector a = FloatVector.broadcast(S, gy[g + q]);
                     c00 = a.fma(b0, c00);
                     c01 = a.fma(b1, c01);
-                    a = FloatVector.broadcast(S, gy[g + g1]);
+                    a = FloatVector.broadcast(S, gy[g + q + g1]);
                     c10 = a.fma(b0, c10);
                     c11 = a.fma(b1, c11);
-                    a = FloatVector.broadcast(S, gy[g + g2]);
+                    a = FloatVector.broadcast(S, gy[g + q + g2]);
                     c20 = a.fma(b0, c20);
                     c21 = a.fma(b1, c21);
-                    a = FloatVector.broadcast(S, gy[g + g3]);
+                    a = FloatVector.broadcast(S, gy[g + q + g3]);
                     c30 = a.fma(b0, c30);
                     c31 = a.fma(b1, c31);
-                    a = FloatVector.broadcast(S, gy[g + g4]);
+                    a = FloatVector.broadcast(S, gy[g + q + g4]);
                     c40 = a.fma(b0, c40);
                     c41 = a.fma(b1, c41);
-                    a = FloatVector.broadcast(S, gy[g + g5]);
+                    a = FloatVector.broadcast(S, gy[g + q + g5]);
                     c50 = a.fma(b0, c50);
                     c51 = a.fma(b1, c51);
-                    a = FloatVector.broadcast(S, gy[g + g6]);
+                    a = FloatVector.broadcast(S, gy[g + q + g6]);
                     c60 = a.fma(b0, c60);
                     c61 = a.fma(b1, c61);
-                    a = FloatVector.broadcast(S, gy[g + g7]);
+                    a = FloatVector.broadcast(S, gy[g + q + g7]);
                     c70 = a.fma(b0, c70);
                     c71 = a.fma(b1, c71);
-                }
             }
+        }
         c00.intoArray(acc, ac);
         c01.intoArray(acc, ac + VL);
         c10.intoArray(acc, ac + ldc);
@@ -224,34 +256,38 @@ final class ConvWeightGrad {
         c71.intoArray(acc, ac + 7 * ldc + VL);
     }
 
-    /** {@link #kernel} with four rows (MR = 4, for 16 registers). */
-    private static void kernel4(float[] gy, int g0, int p, int valid, int gyImage, float[] xt, int bx, int imgs,
-                                int imageStride, int rows, int rowStride, int wo, int colStep, float[] acc, int ac, int ldc) {
+    /** {@link #kernel} with five rows (MR = 5, for 16 registers). */
+    private static void kernel5(float[] gy, int g0, int p, int valid, int gyImage, float[] xt, int bx, int imgs,
+                                int imageStride, int pixels, int[] off, float[] acc, int ac, int ldc) {
         int g1 = p * Math.min(1, valid - 1), g2 = p * Math.min(2, valid - 1), g3 = p * Math.min(3, valid - 1);
+        int g4 = p * Math.min(4, valid - 1);
         FloatVector c00 = FloatVector.fromArray(S, acc, ac), c01 = FloatVector.fromArray(S, acc, ac + VL);
         FloatVector c10 = FloatVector.fromArray(S, acc, ac + ldc), c11 = FloatVector.fromArray(S, acc, ac + ldc + VL);
         FloatVector c20 = FloatVector.fromArray(S, acc, ac + 2 * ldc), c21 = FloatVector.fromArray(S, acc, ac + 2 * ldc + VL);
         FloatVector c30 = FloatVector.fromArray(S, acc, ac + 3 * ldc), c31 = FloatVector.fromArray(S, acc, ac + 3 * ldc + VL);
-        for (int i = 0; i < imgs; i++)
-            for (int row = 0; row < rows; row++) {
-                int bi = bx + i * imageStride + row * rowStride, g = g0 + i * gyImage + row * wo;
-                for (int ow = 0; ow < wo; ow++, g++, bi += colStep) {
-                    FloatVector b0 = FloatVector.fromArray(S, xt, bi);
-                    FloatVector b1 = FloatVector.fromArray(S, xt, bi + VL);
-                    FloatVector a = FloatVector.broadcast(S, gy[g]);
+        FloatVector c40 = FloatVector.fromArray(S, acc, ac + 4 * ldc), c41 = FloatVector.fromArray(S, acc, ac + 4 * ldc + VL);
+        for (int i = 0; i < imgs; i++) {
+            int bi = bx + i * imageStride, g = g0 + i * gyImage;
+            for (int q = 0; q < pixels; q++) {
+                FloatVector b0 = FloatVector.fromArray(S, xt, bi + off[q]);
+                    FloatVector b1 = FloatVector.fromArray(S, xt, bi + off[q] + VL);
+                    FloatVector a = FloatVector.broadcast(S, gy[g + q]);
                     c00 = a.fma(b0, c00);
                     c01 = a.fma(b1, c01);
-                    a = FloatVector.broadcast(S, gy[g + g1]);
+                    a = FloatVector.broadcast(S, gy[g + q + g1]);
                     c10 = a.fma(b0, c10);
                     c11 = a.fma(b1, c11);
-                    a = FloatVector.broadcast(S, gy[g + g2]);
+                    a = FloatVector.broadcast(S, gy[g + q + g2]);
                     c20 = a.fma(b0, c20);
                     c21 = a.fma(b1, c21);
-                    a = FloatVector.broadcast(S, gy[g + g3]);
+                    a = FloatVector.broadcast(S, gy[g + q + g3]);
                     c30 = a.fma(b0, c30);
                     c31 = a.fma(b1, c31);
-                }
+                    a = FloatVector.broadcast(S, gy[g + q + g4]);
+                    c40 = a.fma(b0, c40);
+                    c41 = a.fma(b1, c41);
             }
+        }
         c00.intoArray(acc, ac);
         c01.intoArray(acc, ac + VL);
         c10.intoArray(acc, ac + ldc);
@@ -260,21 +296,22 @@ final class ConvWeightGrad {
         c21.intoArray(acc, ac + 2 * ldc + VL);
         c30.intoArray(acc, ac + 3 * ldc);
         c31.intoArray(acc, ac + 3 * ldc + VL);
+        c40.intoArray(acc, ac + 4 * ldc);
+        c41.intoArray(acc, ac + 4 * ldc + VL);
     }
 
     /** {@link #kernel} for one row of gy (one output channel), into the accumulator row at ac. */
-    private static void kernel1(float[] gy, int g0, int gyImage, float[] xt, int bx, int imgs, int imageStride, int rows,
-                                int rowStride, int wo, int colStep, float[] acc, int ac) {
+    private static void kernel1(float[] gy, int g0, int gyImage, float[] xt, int bx, int imgs, int imageStride, int pixels,
+                                int[] off, float[] acc, int ac) {
         FloatVector c0 = FloatVector.fromArray(S, acc, ac), c1 = FloatVector.fromArray(S, acc, ac + VL);
-        for (int i = 0; i < imgs; i++)
-            for (int row = 0; row < rows; row++) {
-                int bi = bx + i * imageStride + row * rowStride, g = g0 + i * gyImage + row * wo;
-                for (int ow = 0; ow < wo; ow++, g++, bi += colStep) {
-                    FloatVector a = FloatVector.broadcast(S, gy[g]);
-                    c0 = a.fma(FloatVector.fromArray(S, xt, bi), c0);
-                    c1 = a.fma(FloatVector.fromArray(S, xt, bi + VL), c1);
-                }
+        for (int i = 0; i < imgs; i++) {
+            int bi = bx + i * imageStride, g = g0 + i * gyImage;
+            for (int q = 0; q < pixels; q++) {
+                FloatVector a = FloatVector.broadcast(S, gy[g + q]);
+                c0 = a.fma(FloatVector.fromArray(S, xt, bi + off[q]), c0);
+                c1 = a.fma(FloatVector.fromArray(S, xt, bi + off[q] + VL), c1);
             }
+        }
         c0.intoArray(acc, ac);
         c1.intoArray(acc, ac + VL);
     }
