@@ -9,8 +9,8 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code gw[o][c][ki][kj] = sum over images n, then output pixels p in raster order, of
  * gy[n][o][p] * x[n][c][oh*s - pad + ki][ow*s - pad + kj]}, a reduction of length images x P.
  *
- * <p>Work is split by output tile: units of (NR input channels, MR output channels), input channels outermost, one
- * task per thread. A task walks the pixels in blocks (whole output rows of one image, or whole images when they are
+ * <p>Work is split by image group and output tile: units of (group, NR input channels, MR output channels), in that
+ * order, one task per thread. A task walks the pixels in blocks (whole output rows of one image, or whole images when they are
  * small, about {@link #BLOCK} pixels) and for each block copies the input rows the block needs, only for its own
  * channels, channel-last and zero-padded into a private buffer ({@code xt[row][iw][c]}, channels rounded up to a
  * multiple of NR). There the NR channels a tile needs at one pixel are one contiguous vector pair and the window of a
@@ -21,9 +21,11 @@ import jdk.incubator.vector.VectorSpecies;
  * tap runs over one sub-block before the next, so the input window stays in L1 (on vq-s's 16 x 16 and 8 x 8 layers
  * this, with the flat pixel loop, took the 2-thread weight gradient from about 57 / 37 to 65-75 / 60-70 GFLOP/s).
  *
- * <p>Determinism: each accumulator is one fma chain, {@code acc = 0; acc = fma(gy, x, acc)} over images in order and
- * pixels in raster order, however the pixels are blocked; threads share out tiles (tap, MR output channels, NR input
- * channels), never pixels. So the bits do not depend on the thread count or the vector width.
+ * <p>Determinism: the images are split into groups by the shape alone ({@link #groups}); in each group each accumulator
+ * is one fma chain, {@code acc = 0; acc = fma(gy, x, acc)} over the group's images in order and pixels in raster
+ * order, however the pixels are blocked, and the groups' sums are added in group order. Threads share out units
+ * (group, MR output channels, NR input channels), never pixels of a group. So the bits do not depend on the thread
+ * count or the vector width.
  */
 final class ConvWeightGrad {
     private ConvWeightGrad() {}
@@ -47,6 +49,8 @@ final class ConvWeightGrad {
      * input window (about SUB x NR floats) is read from L1 by all the output-channel tiles that use it.
      */
     private static final int SUB = 256;
+    /** Output pixels per image group (see {@link #groups}), and the most groups. */
+    private static final int GROUP_PIXELS = 2048, MAX_GROUPS = 16;
 
     private static final class Scratch {
         float[] xt = new float[0], acc = new float[0];
@@ -86,53 +90,86 @@ final class ConvWeightGrad {
         int rowsPerBlock = Math.max(1, Math.min(ho, BLOCK / wo));
         int imagesPerBlock = rowsPerBlock < ho ? 1 : Math.max(1, BLOCK / p);
         int rowsIn = (rowsPerBlock - 1) * stride + kh;
-        float[] acc = accumulators(taps * opad * cp);
-        // Units (NR input channels, MR output channels), input channels outermost, in one task per thread: a task
-        // copies only its own channels of each block of x into its own cache-resident buffer, so x is transposed once
-        // in all and never goes through memory transposed.
-        int units = cTiles * oTiles;
+        // Images in groups fixed by the shape alone, each with its own accumulators, summed in group order at the
+        // end: enough independent work for many threads however few the channels are (vq-s's conv_out has one
+        // output channel), and a thread's tiles need only its groups' images transposed.
+        int groups = groups(n, p), accLen = taps * opad * cp;
+        float[] acc = accumulators(groups * accLen);
+        // Units (group, NR input channels, MR output channels), in that order, in one task per thread: a task copies
+        // only its own channels of each block of its images into its own cache-resident buffer, so x is transposed
+        // about once in all and never goes through memory transposed.
+        int unitsPerGroup = cTiles * oTiles, units = groups * unitsPerGroup;
         pool.parallelFor(units, (units + pool.threads() - 1) / pool.threads(), (s, e) -> {
-            int ct0 = s / oTiles, ct1 = (e - 1) / oTiles, c0 = ct0 * NR, cr = (ct1 - ct0 + 1) * NR;
-            int imageStride = rowsIn * wp * cr;
             Scratch sc = SCRATCH.get();
-            float[] xt = sc.xt(imagesPerBlock * imageStride);
-            for (int n0 = 0; n0 < n; n0 += imagesPerBlock) {
-                int imgs = Math.min(imagesPerBlock, n - n0);
-                for (int r0 = 0; r0 < ho; r0 += rowsPerBlock) {
-                    int rows = Math.min(rowsPerBlock, ho - r0);
-                    for (int i = 0; i < imgs; i++)
-                        transposeBlock(x, xOff + (n0 + i) * c * h * w, c, h, w, r0 * stride - pad, rowsIn, pad, c0,
-                                cr, xt, i * imageStride);
-                    // sub-blocks of about SUB pixels (whole rows, or whole images), each run by every unit and tap
-                    // before the next: a unit's input window then comes from L1 for all the units of its channels
-                    int subImgs = imgs > 1 ? Math.max(1, SUB / p) : 1, subRows = imgs > 1 ? rows : Math.max(1, Math.min(rows, SUB / wo));
-                    for (int i0 = 0; i0 < imgs; i0 += subImgs)
-                        for (int q0 = 0; q0 < rows; q0 += subRows) {
-                            int si = Math.min(subImgs, imgs - i0), sr = Math.min(subRows, rows - q0);
-                            int[] off = sc.offsets(sr, wo, stride * wp * cr, stride * cr);
-                            for (int u = s; u < e; u++) {
-                                int ct = u / oTiles, ot = u % oTiles, valid = Math.min(MR, o - ot * MR);
-                                int g0 = gyOff + ((n0 + i0) * o + ot * MR) * p + (r0 + q0) * wo;
-                                int b0 = i0 * imageStride + q0 * stride * wp * cr + ct * NR - c0;
-                                for (int tap = 0; tap < taps; tap++) {
-                                    int bx = b0 + ((tap / kw) * wp + tap % kw) * cr;
-                                    int ac = (tap * opad + ot * MR) * cp + ct * NR;
-                                    if (valid == 1) // a single output channel: one row of accumulators, not six copies of it
-                                        kernel1(gy, g0, o * p, xt, bx, si, imageStride, sr * wo, off, acc, ac);
-                                    else
-                                        kernel(gy, g0, p, valid, o * p, xt, bx, si, imageStride, sr * wo, off, acc, ac, cp);
-                                }
-                            }
-                        }
-                }
+            for (int group = s / unitsPerGroup; group * unitsPerGroup < e; group++) {
+                int us = Math.max(s, group * unitsPerGroup) - group * unitsPerGroup;
+                int ue = Math.min(e, (group + 1) * unitsPerGroup) - group * unitsPerGroup;
+                accumulate(gy, gyOff, x, xOff, n * group / groups, n * (group + 1) / groups, c, h, w, o, kh, kw, stride,
+                        pad, ho, wo, rowsPerBlock, imagesPerBlock, rowsIn, us, ue, acc, group * accLen, sc);
             }
         });
         pool.parallelFor(o, Math.max(1, 4096 / (c * taps)), (s, e) -> {
             for (int oc = s; oc < e; oc++)
                 for (int ch = 0; ch < c; ch++)
-                    for (int tap = 0; tap < taps; tap++)
-                        gw[gwOff + (oc * c + ch) * taps + tap] = acc[(tap * opad + oc) * cp + ch];
+                    for (int tap = 0; tap < taps; tap++) {
+                        int a = (tap * opad + oc) * cp + ch;
+                        float sum = acc[a];
+                        for (int group = 1; group < groups; group++) sum += acc[group * accLen + a];
+                        gw[gwOff + (oc * c + ch) * taps + tap] = sum;
+                    }
         });
+    }
+
+    /**
+     * Image groups: about {@link #GROUP_PIXELS} output pixels each, at most {@link #MAX_GROUPS}, from the shape alone
+     * (so the bits do not depend on the thread count).
+     */
+    static int groups(int n, int p) {
+        return Math.max(1, Math.min(n, Math.min(MAX_GROUPS, (int) ((long) n * p / GROUP_PIXELS))));
+    }
+
+    /**
+     * Adds, into acc at accOff (laid out [tap][opad][cp]), the products of images [n0, n1) for units [us, ue) of one
+     * group (unit = input-channel tile * oTiles + output-channel tile).
+     */
+    private static void accumulate(float[] gy, int gyOff, float[] x, int xOff, int n0, int n1, int c, int h, int w, int o,
+                                   int kh, int kw, int stride, int pad, int ho, int wo, int rowsPerBlock, int imagesPerBlock,
+                                   int rowsIn, int us, int ue, float[] acc, int accOff, Scratch sc) {
+        int cp = (c + NR - 1) / NR * NR, wp = w + 2 * pad, p = ho * wo, taps = kh * kw;
+        int oTiles = (o + MR - 1) / MR, opad = oTiles * MR;
+        int ct0 = us / oTiles, ct1 = (ue - 1) / oTiles, c0 = ct0 * NR, cr = (ct1 - ct0 + 1) * NR;
+        int imageStride = rowsIn * wp * cr;
+        float[] xt = sc.xt(imagesPerBlock * imageStride);
+        for (int nb = n0; nb < n1; nb += imagesPerBlock) {
+            int imgs = Math.min(imagesPerBlock, n1 - nb);
+            for (int r0 = 0; r0 < ho; r0 += rowsPerBlock) {
+                int rows = Math.min(rowsPerBlock, ho - r0);
+                for (int i = 0; i < imgs; i++)
+                    transposeBlock(x, xOff + (nb + i) * c * h * w, c, h, w, r0 * stride - pad, rowsIn, pad, c0, cr, xt,
+                            i * imageStride);
+                // sub-blocks of about SUB pixels (whole rows, or whole images), each run by every unit and tap
+                // before the next: a unit's input window then comes from L1 for all the units of its channels
+                int subImgs = imgs > 1 ? Math.max(1, SUB / p) : 1, subRows = imgs > 1 ? rows : Math.max(1, Math.min(rows, SUB / wo));
+                for (int i0 = 0; i0 < imgs; i0 += subImgs)
+                    for (int q0 = 0; q0 < rows; q0 += subRows) {
+                        int si = Math.min(subImgs, imgs - i0), sr = Math.min(subRows, rows - q0);
+                        int[] off = sc.offsets(sr, wo, stride * wp * cr, stride * cr);
+                        for (int u = us; u < ue; u++) {
+                            int ct = u / oTiles, ot = u % oTiles, valid = Math.min(MR, o - ot * MR);
+                            int g0 = gyOff + ((nb + i0) * o + ot * MR) * p + (r0 + q0) * wo;
+                            int b0 = i0 * imageStride + q0 * stride * wp * cr + ct * NR - c0;
+                            for (int tap = 0; tap < taps; tap++) {
+                                int bx = b0 + ((tap / kw) * wp + tap % kw) * cr;
+                                int ac = accOff + (tap * opad + ot * MR) * cp + ct * NR;
+                                if (valid == 1) // a single output channel: one row of accumulators, not MR copies of it
+                                    kernel1(gy, g0, o * p, xt, bx, si, imageStride, sr * wo, off, acc, ac);
+                                else
+                                    kernel(gy, g0, p, valid, o * p, xt, bx, si, imageStride, sr * wo, off, acc, ac, cp);
+                            }
+                        }
+                    }
+            }
+        }
     }
 
     /** The calling thread's accumulator array, zeroed over [0, len). */
