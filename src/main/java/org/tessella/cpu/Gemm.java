@@ -107,9 +107,9 @@ final class Gemm {
         int rowTiles = direct ? m : (m + MR - 1) / MR;
         boolean whole = batch >= 4L * threads;
         if (!direct && !whole && threads > 1 && rowTiles >= 2 * threads && (long) m * n * k >= 1L << 22) {
-            // few row tiles per thread and several K blocks (a weight gradient): sharedB would split the columns
-            // into short runs, each packing its A tiles again, with two fork-joins per K block
-            boolean deep = k > KC && rowTiles < 8 * threads && (long) (roundUp(m, MR) + roundUp(n, NR)) * k <= DEEP_MAX_PACKED;
+            // three or more K blocks (a weight gradient, k = all tokens; forward products have one or two): sharedB
+            // would fork and join twice per K block and, with few row tiles, pack each A tile once per run of columns
+            boolean deep = k > 2 * KC && (long) (roundUp(m, MR) + roundUp(n, NR)) * k <= DEEP_MAX_PACKED;
             for (int bi = 0; bi < batch; bi++)
                 if (deep)
                     deepK(pool, m, n, k, a, aOff + bi * aStride, transA, b, bOff + bi * bStride, transB,
@@ -180,7 +180,7 @@ final class Gemm {
     }
 
     /**
-     * One large product with several K blocks on several threads (a weight gradient: k = all tokens): op(A) and op(B)
+     * One large product with three or more K blocks on several threads (a weight gradient: k = all tokens): op(A) and op(B)
      * are packed whole, once, by all threads together; then each task runs its units (a group of row tiles by one B
      * panel) through every K block in order. Two fork-joins in all, where {@link #sharedB} needs two per K block, and
      * no A tile is packed twice (sharedB packs each once per run of panels, about as many scalar copies as there are
