@@ -7,10 +7,12 @@
  * {@link org.tessella.cpu.WorkerPool} and {@link org.tessella.cpu.FastMath}, the project's own transcendental functions.
  *
  * <p>Micro-kernel tiles follow the register file ({@code VectorSupport.SIXTEEN_REGISTERS}): 6 x 4 vectors (GEMM, direct
- * convolution) and 8 x 2 (weight gradient) with 32 vector registers, 4 x 2 with 16 (x86 below AVX-512), where the
- * larger tiles spill an accumulator and run at half speed. The tile never changes an output's fma chain.
+ * convolution) and 8 x 2 (weight gradient) with 32 vector registers, 4 x 2 (5 x 2 for the weight gradient) with 16
+ * (x86 below AVX-512), where the larger tiles spill an accumulator and run at half speed. (A 5 x 2 GEMM tile spilled:
+ * 2x slower on Zen 3.) The tile never changes an output's fma chain.
  *
- * <p>Determinism: work is split by output, never by reduction; every reduction has a fixed order independent of the
+ * <p>Determinism: work is split by output, never by reduction, except that the convolution weight gradient sums image
+ * groups fixed by the shape and adds them in order; every reduction has a fixed order independent of the
  * thread count and the vector width; exp, log, tanh, erf are FMA polynomials whose scalar and vector forms perform the
  * same IEEE operations. The same inputs therefore give the same bits on any machine and thread count.
  *
