@@ -12,9 +12,9 @@ import org.tessella.tensor.Tensor;
  * forward's x, the stride-1 input gradient's gy) and for weight gradients with channel counts of 4s, it is first
  * copied channels last ([n, h, w, c], a memory-bound transpose into a pool scratch buffer; the weights likewise to
  * [o, kh, kw, c]), so that the kernels load their tiles with 16-byte cp.async copies through a 4-stage pipeline; the
- * stride-1 input gradient is the forward kernel run on gy with the weights transposed and their taps reversed. Layers
- * with at most 4 channels on one side (vq-s's first and last) take direct float32 kernels for the forward and weight
- * gradient; every other shape, and the stride-2 input gradient (by stride classes of input pixels, each with only the
+ * stride-1 input gradient is the forward kernel run on gy with the weights transposed and their taps reversed, and
+ * the weight gradient reads gy as it is when its pixels are a multiple of 16. Layers with at most 4 channels on one
+ * side (vq-s's first and last) take direct float32 kernels; every other shape, and the stride-2 input gradient (by stride classes of input pixels, each with only the
  * taps that reach it), takes the older kernels that gather from [N, C, H, W] as a tile is loaded. Outputs are always
  * [N, C, H, W]. TF32 and BF16 matmul precision run one tf32 mma per product; FP32 runs 3xTF32 (each operand split
  * into a tf32 head and its remainder, three mma per product, each 16-deep K step's sum added in float32), which meets
@@ -49,11 +49,27 @@ final class Conv {
     /** The channels-last kernels' threads, K per stage and pipeline stages (conv.cu's CL_THREADS, CL_BK, CL_STAGES). */
     private static final int CL_THREADS = 256, CL_BK = 16, CL_STAGES = 4;
     /**
-     * Blocks the channels-last weight gradient aims for when it splits K, per precision (constants, so the split
-     * depends on the shapes alone). On an H200 (vq-s, batch 256) 256 trained 3% faster than 512 or 128 at TF32, 512
-     * 4% faster than 256 at 3xTF32.
+     * Blocks the channels-last weight gradient aims for when it splits K (constants per precision, so the split
+     * depends on the shapes alone).
      */
-    private static final int CL_SPLIT_TF32 = 256, CL_SPLIT_3XTF32 = 512;
+    private static final int CL_SPLIT_TF32 = intFromEnv("TESSELLA_CUDA_CONV_SPLIT", 256),
+            CL_SPLIT_3XTF32 = intFromEnv("TESSELLA_CUDA_CONV_SPLIT3", 512);
+    // Tuning switches for this branch's first device run (its kernels are checked only in emulation): each brings
+    // back what the measured branch cuda-conv does, or a variant; drop them once measured.
+    /** {@code TESSELLA_CUDA_CONV_WGRAD=nhwc}: the weight gradient always takes gy channels last. */
+    private static final boolean WGRAD_NHWC = String.valueOf(System.getenv("TESSELLA_CUDA_CONV_WGRAD")).equals("nhwc");
+    /** {@code TESSELLA_CUDA_CONV_WGRAD_BM=128}: the [n, o, P] weight gradient's TF32 tile over 64 rows. */
+    private static final int WGRAD_NCHW_BM = intFromEnv("TESSELLA_CUDA_CONV_WGRAD_BM", 64);
+    /** {@code TESSELLA_CUDA_CONV_THIN=0}: no thin kernels. */
+    private static final boolean THIN = !"0".equals(System.getenv("TESSELLA_CUDA_CONV_THIN"));
+
+    private static int intFromEnv(String name, int fallback) {
+        try {
+            return Integer.parseInt(System.getenv(name));
+        } catch (RuntimeException e) {
+            return fallback;
+        }
+    }
 
     private final CudaBackend be;
 
@@ -126,7 +142,7 @@ final class Conv {
         if (g.n() == 0 || g.o() == 0 || g.p() == 0) return;
         if (implicitFits(g)) {
             if (thin(g)) {
-                be.launch(be.kernel(IMPLICIT, "conv_thin_forward"), g.n() * g.o() * g.p(), thinArgs(g).ptr(be.ptr(x))
+                be.launch(be.kernel(IMPLICIT, "conv_thin_forward"), g.n() * g.p(), thinArgs(g).ptr(be.ptr(x))
                         .ptr(be.ptr(w)).ptr(bias == null ? 0L : be.ptr(bias)).ptr(be.ptr(y)));
                 return;
             }
@@ -163,6 +179,11 @@ final class Conv {
         Geo g = Geo.of(gx, w, gy, stride, padding);
         if (g.n() == 0 || g.c() == 0) return;
         if (implicitFits(g)) {
+            if (thin(g)) {
+                be.launch(be.kernel(IMPLICIT, "conv_thin_backward_input"), g.n() * g.h() * g.w(), thinArgs(g)
+                        .ptr(be.ptr(gy)).ptr(be.ptr(w)).ptr(be.ptr(gx)));
+                return;
+            }
             if (g.stride() == 1 && channelsLastFits(g, g.o())) {
                 channelsLastInputGradient(g, gy, w, gx);
                 return;
@@ -202,7 +223,7 @@ final class Conv {
                 thinWeightGradient(g, gy, x, gw, gBias);
                 return;
             }
-            if (!GATHER && g.c() % 4 == 0 && g.o() % 4 == 0) {
+            if (!GATHER && g.c() % 4 == 0 && (g.o() % 4 == 0 || g.p() % CL_BK == 0 && !WGRAD_NHWC)) {
                 channelsLastWeightGradient(g, gy, x, gw, gBias);
                 return;
             }
@@ -257,18 +278,25 @@ final class Conv {
     // ---- thin convolutions (conv.cu's conv_thin_*) -----------------------------------------------------------------
 
     /** At most 4 output or input channels: direct float32 sums, where a GEMM tile would be mostly padding. */
-    private static boolean thin(Geo g) { return !GATHER && (g.o() <= 4 || g.c() <= 4); }
+    private static boolean thin(Geo g) { return !GATHER && THIN && (g.o() <= 4 || g.c() <= 4); }
 
     private static KernelArgs thinArgs(Geo g) {
         return KernelArgs.begin().i32(g.n()).i32(g.c()).i32(g.h()).i32(g.w()).i32(g.o()).i32(g.kh()).i32(g.kw())
                 .i32(g.stride()).i32(g.pad()).i32(g.ho()).i32(g.wo());
     }
 
-    /** Per-image partials of gw (and of the bias gradient) from one block per (image, o, c), summed over images in order. */
+    /** Images per block of conv.cu's conv_thin_backward_weight (CONV_THIN_IMAGES). */
+    private static final int THIN_IMAGES = 8;
+
+    /**
+     * Partials of gw (and of the bias gradient) per chunk of {@link #THIN_IMAGES} images, from one block per
+     * (chunk, o, c), summed over the chunks in order.
+     */
     private void thinWeightGradient(Geo g, Tensor gy, Tensor x, Tensor gw, Tensor gBias) {
-        Tensor partial = be.scratch(DType.F32, g.n(), g.o() * g.ckk());
-        Tensor biasPartial = gBias == null ? null : be.scratch(DType.F32, g.n(), g.o());
-        be.launchGrid(be.kernel(IMPLICIT, "conv_thin_backward_weight"), g.n() * g.o() * g.c(), 256, thinArgs(g)
+        int chunks = tiles(g.n(), THIN_IMAGES);
+        Tensor partial = be.scratch(DType.F32, chunks, g.o() * g.ckk());
+        Tensor biasPartial = gBias == null ? null : be.scratch(DType.F32, chunks, g.o());
+        be.launchGrid(be.kernel(IMPLICIT, "conv_thin_backward_weight"), chunks * g.o() * g.c(), 256, thinArgs(g)
                 .ptr(be.ptr(gy)).ptr(be.ptr(x)).ptr(be.ptr(partial)).ptr(biasPartial == null ? 0L : be.ptr(biasPartial)));
         be.reduce(ReduceOp.SUM, partial, gw.reshape(1, g.o() * g.ckk()));
         be.release(partial);
@@ -373,37 +401,39 @@ final class Conv {
     }
 
     /**
-     * gw = sum over pixels of gy x^T with both channels last, so a K row (one pixel) is contiguous in both operands
-     * (gy exact, for the bias sum; x rounded for TF32). K is cut into ranges fixed by the shapes and the precision's
-     * split target; each range writes its own partial (and bias partial), summed in order.
+     * gw = sum over pixels of gy x^T with x channels last, so a K row (one pixel) of x is contiguous; gy as it is when
+     * P % 16 == 0 (a K tile then stays in one image), else channels last too (exact: the kernel sums the bias from
+     * it; x is rounded for TF32). K is cut into ranges fixed by the shapes and the precision's split target; each
+     * range writes its own partial (and bias partial), summed in order.
      */
     private void channelsLastWeightGradient(Geo g, Tensor gy, Tensor x, Tensor gw, Tensor gBias) {
-        Tensor gys = be.scratch(DType.F32, g.n() * g.p() * g.o());
-        toChannelsLast(gy, g.n(), g.o(), g.p(), gys, false);
+        boolean nchw = g.p() % CL_BK == 0 && !WGRAD_NHWC;
+        Tensor gys = null;
+        if (!nchw) {
+            gys = be.scratch(DType.F32, g.n() * g.p() * g.o());
+            toChannelsLast(gy, g.n(), g.o(), g.p(), gys, false);
+        }
         Tensor xs = be.scratch(DType.F32, g.n() * g.h() * g.w() * g.c());
         toChannelsLast(x, g.n(), g.c(), g.h() * g.w(), xs, tf32());
-        int bm = tf32() && g.o() > 64 ? 128 : 64, bn = 128;
+        int bm = tf32() && g.o() > 64 && (!nchw || WGRAD_NCHW_BM == 128) ? 128 : 64, bn = 128;
         int tiles = tiles(g.o(), bm) * tiles(g.ckk(), bn), k = g.n() * g.p(), kTiles = tiles(k, CL_BK);
         int wanted = Math.max(1, Math.min(kTiles, tiles(tf32() ? CL_SPLIT_TF32 : CL_SPLIT_3XTF32, tiles)));
         int kPerSplit = tiles(kTiles, wanted) * CL_BK, splits = tiles(k, kPerSplit);
         int[] geo = {g.n(), g.c(), g.h(), g.w(), g.o(), g.kh(), g.kw(), g.stride(), g.pad(), g.pad(), g.ho(), g.wo()};
-        String name = "conv_cl_weight_grad_" + bm + "x" + bn + (tf32() ? "_tf32" : "_3xtf32");
-        int shared = 4 * CL_STAGES * CL_BK * (bm + bn + 16);
-        String label = "weight grad " + label(g) + " splits " + splits;
-        if (splits == 1) {
-            launchChannelsLast(name, shared, geo, tiles, 1, gys, xs, gw, gBias, kPerSplit, label);
-        } else {
-            Tensor partial = be.scratch(DType.F32, splits, g.o(), g.ckk());
-            Tensor biasPartial = gBias == null ? null : be.scratch(DType.F32, splits, g.o());
-            launchChannelsLast(name, shared, geo, tiles, splits, gys, xs, partial, biasPartial, kPerSplit, label);
-            be.reduce(ReduceOp.SUM, partial.reshape(splits, g.o() * g.ckk()), gw.reshape(1, g.o() * g.ckk()));
-            be.release(partial);
-            if (biasPartial != null) {
-                be.reduce(ReduceOp.SUM, biasPartial, gBias.reshape(1, g.o()));
-                be.release(biasPartial);
-            }
+        String name = "conv_cl_weight_grad_" + (nchw ? "nchw_" : "") + bm + "x" + bn + (tf32() ? "_tf32" : "_3xtf32");
+        int pipeline = 4 * CL_STAGES * CL_BK * (nchw ? bm + bn : bm + bn + 16);
+        Tensor partial = be.scratch(DType.F32, splits, g.o(), g.ckk());
+        Tensor biasPartial = gBias == null ? null : splits == 1 ? gBias : be.scratch(DType.F32, splits, g.o());
+        launchChannelsLast(name, Math.max(pipeline, 4 * bm * bn), geo, tiles, splits, nchw ? gy : gys, xs, partial,
+                biasPartial, kPerSplit, "weight grad " + label(g) + " splits " + splits);
+        be.launch(be.kernel(IMPLICIT, "conv_cl_weight_grad_sum"), g.o() * g.ckk(), KernelArgs.begin().i32(splits)
+                .i32(g.o()).i32(g.c()).i32(g.kh() * g.kw()).ptr(be.ptr(partial)).ptr(be.ptr(gw)));
+        be.release(partial);
+        if (biasPartial != null && biasPartial != gBias) {
+            be.reduce(ReduceOp.SUM, biasPartial, gBias.reshape(1, g.o()));
+            be.release(biasPartial);
         }
-        be.release(gys);
+        if (gys != null) be.release(gys);
         be.release(xs);
     }
 

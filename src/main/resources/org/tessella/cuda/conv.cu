@@ -15,9 +15,11 @@
 //   leaves under 256 blocks; 64 x 128 and 128 x 64 at 3xTF32, for its registers), 16 of K per stage; fragments are
 //   float4 reads (see cl_forward and cl_weight_grad for the layouts that keep them conflict-free). The stride-1 input
 //   gradient is the forward kernel applied to gy (channels last) with the weights as [c, kh, kw, o], taps reversed,
-//   padded by k - 1 - pad. The outputs are written [N, C, H, W] as the rest of the backend expects. Needs c % 16 == 0
-//   (the gathered channels) for the forward kernel, c and o % 4 == 0 for the weight gradient.
-// - Thin (conv_thin_*, at most 4 channels on one side): direct float32 sums.
+//   padded by k - 1 - pad. The weight gradient reads gy as it is when its pixels are a multiple of 16 (else from a
+//   channels-last copy too) and writes its partial tiles through shared memory in whole rows. The outputs are
+//   written [N, C, H, W] as the rest of the backend expects. Needs c % 16 == 0 (the gathered channels) for the
+//   forward kernel, c % 4 == 0 (and o % 4 == 0 for a channels-last gy) for the weight gradient.
+// - Thin (conv_thin_*, at most 4 channels on one side): direct float32 sums, a thread per pixel.
 // - Gathering (conv_forward_*, conv_backward_*: every other shape, and the stride-2 input gradient): one block of 128
 //   threads (4 warps as 2 x 2, each 32 x 64) computes a 64 x 128 tile of C, 16 of K at a time, the next tile's 4-byte
 //   gathers from [N, C, H, W] going to registers while the warps run on the current one in shared memory (A as
@@ -562,25 +564,30 @@ __device__ __forceinline__ void cl_forward(const ClGeo g, const float* __restric
     }
 }
 
-// Weight gradient: gw[m, ch, a, b] = sum over j = (img, oh, ow) of gy[j, m] * x[img, oh*s - padh + a, ow*s - padw + b,
-// ch], M = o, N = kh*kw*c as (a, b, ch), K = n*P, both operands channels last, so a tile row is one pixel j and its 16-byte
-// copies run along M or N. Tiles are [16 rows of K][BM + 8 or BN + 8] (the 8-word skew puts the 8 rows of a
-// fragment read in different banks). A thread's fragments are float4s at column 4g of a 32-wide group: a tile's
-// fragment rows and columns are read in a permuted order (A: row g + 8h of m16 tile i is column 4g + 2(i & 1) + h of
-// group i / 2; B: column g of n8 tile i is column 4g + (i & 3) of group i / 4), which the epilogue undoes. K is cut
-// into ranges fixed by the shapes (blockIdx.y); each writes its own partial [m, c*kh*kw] (out + blockIdx.y * M * N),
-// and biasOut (when given) gets each range's sum of gy per m from the blocks of column tile 0.
-// TF32: x arrives rounded; gy does not (the bias sum wants it exact), so its fragments are rounded here.
-template <int BM, int BN, int STAGES, bool SPLIT3>
+// Weight gradient: gw[m, ch, a, b] = sum over j = (img, oh, ow) of gy[img, m, oh, ow] * x[img, oh*s - padh + a,
+// ow*s - padw + b, ch]: M = o, N = kh*kw*c as (a, b, ch), K = n*P, with x channels last, so a K row (pixel j) of B
+// is BN contiguous floats per tap run, copied 16 bytes at a time. gy comes as it is ([n, o, P], A_NCHW: each A row
+// is K-contiguous, for P % 16 == 0 so that a 16-deep K tile stays in one image) or channels last ([n*P, o], for the
+// other shapes). K is cut into ranges fixed by the shapes (blockIdx.y); each writes its own partial [m, n] tile
+// (out + blockIdx.y * M * N, columns in (a, b, ch) order) through shared memory in whole rows, and biasOut (when
+// given) gets each range's sum of gy per m from the blocks of column tile 0. The host sums the ranges in order.
+// Fragments are float4 reads. A_NCHW: A is read as the forward's A (K slots t, t + 4 of step j at columns 4t + 2j,
+// 4t + 2j + 1), so B's K rows are 4t + 2j and 4t + 2j + 1; its 16-byte chunks are XOR-swizzled by bits 2-3 of the row
+// so that those four rows fall in different banks. Channels-last gy: K slots are rows 8j + t and 8j + t + 4, and A
+// and B rows are skewed by 8 words. In both, B's column g of n8 tile i is column 4g + (i & 3) of its 32-wide group
+// (and channels-last A's row g + 8h of m16 tile i is column 4g + 2(i & 1) + h of its group), which the epilogue
+// undoes. TF32: x arrives rounded; gy does not (the bias sum wants it exact), so its fragments are rounded here.
+template <int BM, int BN, int STAGES, bool SPLIT3, bool A_NCHW>
 __device__ __forceinline__ void cl_weight_grad(const ClGeo g, const float* __restrict__ gy, const float* __restrict__ x,
                                                float* __restrict__ out, float* __restrict__ biasOut, int kPerSplit) {
-    constexpr int SA = BM + 8, SB = BN + 8;
+    constexpr int SA = A_NCHW ? CL_BK : BM + 8, SB = A_NCHW ? BN : BN + 8; // row strides (floats)
+    constexpr int A_STAGE = A_NCHW ? BM * CL_BK : CL_BK * SA, B_STAGE = CL_BK * SB;
     constexpr int MI = BM / 32, NI = BN / 32;
-    constexpr int A_ROW = BM / 4, B_ROW = BN / 4;               // 16-byte chunks per tile row
-    constexpr int A_CP = CL_BK * A_ROW / CL_THREADS, B_CP = CL_BK * B_ROW / CL_THREADS;
+    constexpr int A_ROW = A_NCHW ? 4 : BM / 4, B_ROW = BN / 4; // 16-byte chunks per smem row
+    constexpr int A_CP = BM * CL_BK / 4 / CL_THREADS, B_CP = CL_BK * B_ROW / CL_THREADS;
     extern __shared__ float4 clShared[];
-    float* As = reinterpret_cast<float*>(clShared); // [STAGES][16][SA]
-    float* Bs = As + STAGES * CL_BK * SA;            // [STAGES][16][SB]
+    float* As = reinterpret_cast<float*>(clShared); // [STAGES][A_STAGE]
+    float* Bs = As + STAGES * A_STAGE;               // [STAGES][16][SB]
 
     const int P = g.ho * g.wo, M = g.m, kk = g.kh * g.kw, N = kk * g.c, K = g.n * P;
     const int mTiles = (M + BM - 1) / BM;
@@ -588,10 +595,9 @@ __device__ __forceinline__ void cl_weight_grad(const ClGeo g, const float* __res
     const int kBegin = blockIdx.y * kPerSplit, kEnd = min(K, kBegin + kPerSplit);
     const int tid = threadIdx.x;
 
-    // A copies: chunk tid % A_ROW of rows tid / A_ROW + i * (256 / A_ROW)
+    // A copies: chunk tid % A_ROW of smem rows tid / A_ROW + i * (256 / A_ROW) (A_NCHW: rows are m, else pixels j)
     const int aCol = 4 * (tid % A_ROW), aRow = tid / A_ROW;
-    const bool aValid = m0 + aCol < M;
-    // B copies: chunk tid % B_ROW (4 channels of one tap) of rows tid / B_ROW + i * (256 / B_ROW)
+    // B copies: chunk tid % B_ROW (4 channels of one tap) of K rows tid / B_ROW + i * (256 / B_ROW)
     const int bCol = 4 * (tid % B_ROW), bRow = tid / B_ROW;
     int bDh = -CONV_FAR, bDw = 0, bCh = 0;
     {
@@ -612,22 +618,36 @@ __device__ __forceinline__ void cl_weight_grad(const ClGeo g, const float* __res
         bOh[i] = pix / g.wo;
         bOw[i] = pix - bOh[i] * g.wo;
     }
-    const unsigned aDst = cl_shared(As + aRow * SA + aCol), bDst = cl_shared(Bs + bRow * SB + bCol);
+    const unsigned aDst = cl_shared(As + aRow * SA + aCol), bDst0 = cl_shared(Bs);
+    int aImg = kBegin / P, aPix = kBegin - aImg * P; // A_NCHW: the image and pixel of the next tile's first j
 
     int ldK = kBegin;
     auto load = [&](int stage) {
 #pragma unroll
         for (int i = 0; i < A_CP; i++) {
-            int j = ldK + aRow + i * (CL_THREADS / A_ROW);
-            bool v = aValid && j < kEnd;
-            cl_copy16(aDst + 4 * (stage * CL_BK * SA + i * (CL_THREADS / A_ROW) * SA), gy + (v ? j * M + m0 + aCol : 0), v);
+            const int r = i * (CL_THREADS / A_ROW);
+            if (A_NCHW) {
+                int m = m0 + aRow + r;
+                bool v = m < M && ldK < kEnd;
+                cl_copy16(aDst + 4 * (stage * A_STAGE + r * SA), gy + (v ? (aImg * M + m) * P + aPix + aCol : 0), v);
+            } else {
+                int j = ldK + aRow + r;
+                bool v = m0 + aCol < M && j < kEnd;
+                cl_copy16(aDst + 4 * (stage * A_STAGE + r * SA), gy + (v ? j * M + m0 + aCol : 0), v);
+            }
+        }
+        if (A_NCHW && (aPix += CL_BK) == P) {
+            aPix = 0;
+            aImg++;
         }
 #pragma unroll
         for (int i = 0; i < B_CP; i++) {
-            int j = ldK + bRow + i * (CL_THREADS / B_ROW);
+            const int row = bRow + i * (CL_THREADS / B_ROW), j = ldK + row;
             int ih = bOh[i] * g.s + bDh, iw = bOw[i] * g.s + bDw;
             bool v = j < kEnd && (unsigned) ih < (unsigned) g.h && (unsigned) iw < (unsigned) g.w;
-            cl_copy16(bDst + 4 * (stage * CL_BK * SB + i * (CL_THREADS / B_ROW) * SB),
+            // A_NCHW: chunk bits 1-2 flipped by row bits 2-3 (stays inside its group of 8 chunks)
+            int col = A_NCHW ? bCol ^ (((row >> 2) & 3) << 3) : bCol;
+            cl_copy16(bDst0 + 4 * (stage * B_STAGE + row * SB + col),
                       x + (v ? ((bImg[i] * g.h + ih) * g.w + iw) * g.c + bCh : 0), v);
             bOw[i] += CL_BK;
             while (bOw[i] >= g.wo) {
@@ -664,11 +684,31 @@ __device__ __forceinline__ void cl_weight_grad(const ClGeo g, const float* __res
         __syncthreads();
         if (kt + STAGES - 1 < kTiles) load((kt + STAGES - 1) % STAGES);
         cl_commit();
-        const float* as = As + (kt % STAGES) * CL_BK * SA;
-        const float* bs = Bs + (kt % STAGES) * CL_BK * SB;
+        const float* as = As + (kt % STAGES) * A_STAGE;
+        const float* bs = Bs + (kt % STAGES) * B_STAGE;
         if (biasSums) {
+            if (A_NCHW) {
 #pragma unroll
-            for (int k = 0; k < CL_BK; k++) biasSum += as[k * SA + tid];
+                for (int q = 0; q < 4; q++) {
+                    const float4 v = *reinterpret_cast<const float4*>(as + tid * CL_BK + 4 * q);
+                    biasSum += v.x;
+                    biasSum += v.y;
+                    biasSum += v.z;
+                    biasSum += v.w;
+                }
+            } else {
+#pragma unroll
+                for (int k = 0; k < CL_BK; k++) biasSum += as[k * SA + tid];
+            }
+        }
+        float4 av[A_NCHW ? MI : 1][2]; // A_NCHW: rows g and g + 8 of each m16 tile, both K steps
+        if (A_NCHW) {
+#pragma unroll
+            for (int mi = 0; mi < (A_NCHW ? MI : 1); mi++) {
+                int r = wm + mi * 16 + gq;
+                av[mi][0] = *reinterpret_cast<const float4*>(as + r * CL_BK + 4 * tq);
+                av[mi][1] = *reinterpret_cast<const float4*>(as + (r + 8) * CL_BK + 4 * tq);
+            }
         }
         float part[SPLIT3 ? MI : 1][SPLIT3 ? NI : 1][4];
         if (SPLIT3) {
@@ -682,27 +722,47 @@ __device__ __forceinline__ void cl_weight_grad(const ClGeo g, const float* __res
 #pragma unroll
         for (int j = 0; j < 2; j++) {
             unsigned ah[MI][4], at[MI][4], bh[NI][2], bt[NI][2];
+            if (A_NCHW) {
 #pragma unroll
-            for (int grp = 0; grp < MI / 2; grp++) {
-                const float4 lo = *reinterpret_cast<const float4*>(as + (8 * j + tq) * SA + wm + 32 * grp + 4 * gq);
-                const float4 hi = *reinterpret_cast<const float4*>(as + (8 * j + tq + 4) * SA + wm + 32 * grp + 4 * gq);
-                const float v[2][4] = {{lo.x, lo.y, hi.x, hi.y}, {lo.z, lo.w, hi.z, hi.w}};
-#pragma unroll
-                for (int u = 0; u < 2; u++)
+                for (int mi = 0; mi < MI; mi++) {
+                    const float4 lo = av[A_NCHW ? mi : 0][0], hi = av[A_NCHW ? mi : 0][1];
+                    const float v[4] = {j ? lo.z : lo.x, j ? hi.z : hi.x, j ? lo.w : lo.y, j ? hi.w : hi.y};
 #pragma unroll
                     for (int e = 0; e < 4; e++) {
-                        unsigned bits = __float_as_uint(v[u][e]);
+                        unsigned bits = __float_as_uint(v[e]);
                         if (SPLIT3) {
-                            conv_operand<true>(bits, ah[2 * grp + u][e], at[2 * grp + u][e]);
+                            conv_operand<true>(bits, ah[mi][e], at[mi][e]);
                         } else {
-                            ah[2 * grp + u][e] = conv_tf32(bits);
+                            ah[mi][e] = conv_tf32(bits);
                         }
                     }
+                }
+            } else {
+#pragma unroll
+                for (int grp = 0; grp < MI / 2; grp++) {
+                    const float4 lo = *reinterpret_cast<const float4*>(as + (8 * j + tq) * SA + wm + 32 * grp + 4 * gq);
+                    const float4 hi = *reinterpret_cast<const float4*>(as + (8 * j + tq + 4) * SA + wm + 32 * grp + 4 * gq);
+                    const float v[2][4] = {{lo.x, lo.y, hi.x, hi.y}, {lo.z, lo.w, hi.z, hi.w}};
+#pragma unroll
+                    for (int u = 0; u < 2; u++)
+#pragma unroll
+                        for (int e = 0; e < 4; e++) {
+                            unsigned bits = __float_as_uint(v[u][e]);
+                            if (SPLIT3) {
+                                conv_operand<true>(bits, ah[2 * grp + u][e], at[2 * grp + u][e]);
+                            } else {
+                                ah[2 * grp + u][e] = conv_tf32(bits);
+                            }
+                        }
+                }
             }
+            // B rows of K slots t and t + 4
+            const int r0 = A_NCHW ? 4 * tq + 2 * j : 8 * j + tq, r1 = A_NCHW ? r0 + 1 : r0 + 4;
+            const int swz = A_NCHW ? 4 * (gq ^ (2 * tq)) : 4 * gq; // see the copies: row bits 2-3 of r0 and r1 are tq
 #pragma unroll
             for (int grp = 0; grp < NI / 4; grp++) {
-                const float4 lo = *reinterpret_cast<const float4*>(bs + (8 * j + tq) * SB + wn + 32 * grp + 4 * gq);
-                const float4 hi = *reinterpret_cast<const float4*>(bs + (8 * j + tq + 4) * SB + wn + 32 * grp + 4 * gq);
+                const float4 lo = *reinterpret_cast<const float4*>(bs + r0 * SB + wn + 32 * grp + swz);
+                const float4 hi = *reinterpret_cast<const float4*>(bs + r1 * SB + wn + 32 * grp + swz);
                 const float v[2][4] = {{lo.x, lo.y, lo.z, lo.w}, {hi.x, hi.y, hi.z, hi.w}};
 #pragma unroll
                 for (int u = 0; u < 4; u++)
@@ -734,49 +794,66 @@ __device__ __forceinline__ void cl_weight_grad(const ClGeo g, const float* __res
         }
     }
     cl_wait<0>();
-
     if (biasSums && m0 + tid < M) biasOut[blockIdx.y * M + m0 + tid] = biasSum;
-    float* o = out + (size_t) blockIdx.y * M * N;
+
+    // epilogue: the tile to shared memory in its (m, n) order (the pipeline's buffers are free now), then out in rows
+    __syncthreads();
+    float* Cs = As; // [BM][BN]
 #pragma unroll
     for (int mi = 0; mi < MI; mi++) {
 #pragma unroll
         for (int half = 0; half < 2; half++) {
-            int m = m0 + wm + 32 * (mi >> 1) + 4 * gq + 2 * (mi & 1) + half;
-            if (m >= M) continue;
+            int m = A_NCHW ? wm + mi * 16 + gq + 8 * half : wm + 32 * (mi >> 1) + 4 * gq + 2 * (mi & 1) + half;
 #pragma unroll
             for (int ni = 0; ni < NI; ni++) {
 #pragma unroll
-                for (int e = 0; e < 2; e++) {
-                    int n = n0 + wn + 32 * (ni >> 2) + 4 * (2 * tq + e) + (ni & 3);
-                    if (n >= N) continue;
-                    int tap = n / g.c, ch = n - tap * g.c;
-                    o[m * N + ch * kk + tap] = acc[mi][ni][2 * half + e];
-                }
+                for (int e = 0; e < 2; e++) Cs[m * BN + wn + 32 * (ni >> 2) + 4 * (2 * tq + e) + (ni & 3)] = acc[mi][ni][2 * half + e];
             }
         }
     }
+    __syncthreads();
+    float* o = out + (size_t) blockIdx.y * M * N;
+    for (int i = tid; i < BM * BN; i += CL_THREADS) {
+        int r = i / BN, col = i - r * BN;
+        if (m0 + r < M && n0 + col < N) o[(m0 + r) * N + n0 + col] = Cs[i];
+    }
 }
 
-// MIN_BLOCKS: the blocks per multiprocessor ptxas must fit (it caps the registers at 65536 / (256 * MIN_BLOCKS));
-// STAGES: the depth of the cp.async pipeline (4 trained vq-s 1% faster than 3 on an H200).
-#define CL_ENTRY(NAME, BODY, BM, BN, STAGES, SPLIT3, MIN_BLOCKS, AUX_T, EXTRA)                                         \
+// gw[m, ch, a, b] = the sum over the K ranges s, in order, of partial[s, m, (a * kw + b) * c + ch].
+extern "C" __global__ void conv_cl_weight_grad_sum(int splits, int m, int c, int kk, const float* __restrict__ partial,
+                                                   float* __restrict__ gw) {
+    const int N = kk * c;
+    TS_FOR(i, m * N) {
+        float v = 0.f;
+        for (int s = 0; s < splits; s++) v += partial[(size_t) s * m * N + i];
+        int mm = i / N, n = i - mm * N, tap = n / c;
+        gw[mm * N + (n - tap * c) * kk + tap] = v;
+    }
+}
+
+// MIN_BLOCKS: the blocks per multiprocessor ptxas must fit (it caps the registers at 65536 / (256 * MIN_BLOCKS)).
+#define CL_ENTRY(NAME, BODY, MIN_BLOCKS, AUX_T, EXTRA, ...)                                                             \
     extern "C" __global__ void __launch_bounds__(CL_THREADS, MIN_BLOCKS)                                               \
         NAME(int n, int c, int h, int w, int m, int kh, int kw, int s, int padh, int padw, int ho, int wo,             \
              const float* pa, const float* pb, float* out, AUX_T aux, int kPerSplit) {                                 \
         ClGeo g = {n, c, h, w, m, kh, kw, s, padh, padw, ho, wo};                                                      \
-        BODY<BM, BN, STAGES, SPLIT3>(g, pa, pb, out, aux EXTRA);                                                       \
+        BODY<__VA_ARGS__>(g, pa, pb, out, aux EXTRA);                                                                  \
     }
 #define CL_NONE
 #define CL_SPLIT , kPerSplit
-CL_ENTRY(conv_cl_forward_64x256_tf32, cl_forward, 64, 256, 4, false, 2, const float*, CL_NONE)
-CL_ENTRY(conv_cl_forward_64x128_tf32, cl_forward, 64, 128, 4, false, 2, const float*, CL_NONE)
-CL_ENTRY(conv_cl_forward_128x128_tf32, cl_forward, 128, 128, 4, false, 2, const float*, CL_NONE)
-CL_ENTRY(conv_cl_forward_128x64_tf32, cl_forward, 128, 64, 4, false, 2, const float*, CL_NONE)
-CL_ENTRY(conv_cl_forward_64x128_3xtf32, cl_forward, 64, 128, 4, true, 2, const float*, CL_NONE)
-CL_ENTRY(conv_cl_forward_128x64_3xtf32, cl_forward, 128, 64, 4, true, 2, const float*, CL_NONE)
-CL_ENTRY(conv_cl_weight_grad_64x128_tf32, cl_weight_grad, 64, 128, 4, false, 2, float*, CL_SPLIT)
-CL_ENTRY(conv_cl_weight_grad_128x128_tf32, cl_weight_grad, 128, 128, 4, false, 2, float*, CL_SPLIT)
-CL_ENTRY(conv_cl_weight_grad_64x128_3xtf32, cl_weight_grad, 64, 128, 4, true, 2, float*, CL_SPLIT)
+// template arguments: BM, BN, stages, 3xTF32 (and for the weight gradient: gy as [n, o, P])
+CL_ENTRY(conv_cl_forward_64x256_tf32, cl_forward, 2, const float*, CL_NONE, 64, 256, 4, false)
+CL_ENTRY(conv_cl_forward_64x128_tf32, cl_forward, 2, const float*, CL_NONE, 64, 128, 4, false)
+CL_ENTRY(conv_cl_forward_128x128_tf32, cl_forward, 2, const float*, CL_NONE, 128, 128, 4, false)
+CL_ENTRY(conv_cl_forward_128x64_tf32, cl_forward, 2, const float*, CL_NONE, 128, 64, 4, false)
+CL_ENTRY(conv_cl_forward_64x128_3xtf32, cl_forward, 2, const float*, CL_NONE, 64, 128, 4, true)
+CL_ENTRY(conv_cl_forward_128x64_3xtf32, cl_forward, 2, const float*, CL_NONE, 128, 64, 4, true)
+CL_ENTRY(conv_cl_weight_grad_64x128_tf32, cl_weight_grad, 2, float*, CL_SPLIT, 64, 128, 4, false, false)
+CL_ENTRY(conv_cl_weight_grad_128x128_tf32, cl_weight_grad, 2, float*, CL_SPLIT, 128, 128, 4, false, false)
+CL_ENTRY(conv_cl_weight_grad_64x128_3xtf32, cl_weight_grad, 2, float*, CL_SPLIT, 64, 128, 4, true, false)
+CL_ENTRY(conv_cl_weight_grad_nchw_64x128_tf32, cl_weight_grad, 2, float*, CL_SPLIT, 64, 128, 4, false, true)
+CL_ENTRY(conv_cl_weight_grad_nchw_128x128_tf32, cl_weight_grad, 2, float*, CL_SPLIT, 128, 128, 4, false, true)
+CL_ENTRY(conv_cl_weight_grad_nchw_64x128_3xtf32, cl_weight_grad, 2, float*, CL_SPLIT, 64, 128, 4, true, true)
 
 // x [n, c, hw] -> [n, hw, c] through 32 x 32 tiles (coalesced on both sides), rounded to tf32 when round != 0.
 // Blocks of 256 threads; blockIdx.x = image * pixel tiles + pixel tile, blockIdx.y = channel tile.
@@ -815,62 +892,95 @@ extern "C" __global__ void conv_weight_channels_last(int o, int c, int kh, int k
 }
 
 // ---- thin convolutions ---------------------------------------------------------------------------------------
-// Forward and weight gradient with at most 4 output or input channels (vq-s's first and last layers), where a GEMM
-// tile would be mostly padding: direct float32 sums in a fixed order (so exact at every precision, and
-// deterministic), on [N, C, H, W] tensors. (The input gradient of such a layer stays on the gathering kernel: a
-// direct version measured 3x slower.)
+// At most 4 output or input channels (vq-s's first and last layers), where a GEMM tile would be mostly padding:
+// direct float32 sums in a fixed order (so exact at every precision, and deterministic), on [N, C, H, W] tensors. A
+// thread per pixel loops over the channels of the other side, so the index arithmetic is paid once per pixel.
 
-// One output y[img, o, oh, ow] per thread, summed over (c, a, b) in order.
+// One output pixel per thread, all o in turn, each summed over (c, a, b) in order.
 extern "C" __global__ void conv_thin_forward(int n, int c, int h, int w, int o, int kh, int kw, int s, int pad, int ho,
                                              int wo, const float* __restrict__ x, const float* __restrict__ wt,
                                              const float* __restrict__ bias, float* __restrict__ y) {
-    const int P = ho * wo;
-    TS_FOR(i, n * o * P) {
-        int p = i % P, r = i / P, oo = r % o, img = r / o;
-        int oh = p / wo, ow = p - oh * wo, ih0 = oh * s - pad, iw0 = ow * s - pad;
-        float acc = 0.f;
-        for (int ch = 0; ch < c; ch++) {
-            const float* xp = x + (img * c + ch) * h * w;
-            const float* wp = wt + (oo * c + ch) * kh * kw;
-            for (int a = 0; a < kh; a++) {
-                int ih = ih0 + a;
-                if ((unsigned) ih >= (unsigned) h) continue;
-                for (int b = 0; b < kw; b++) {
-                    int iw = iw0 + b;
-                    if ((unsigned) iw < (unsigned) w) acc = fmaf(wp[a * kw + b], xp[ih * w + iw], acc);
+    const int P = ho * wo, HW = h * w;
+    TS_FOR(i, n * P) {
+        int img = i / P, p = i - img * P, oh = p / wo, ow = p - oh * wo, ih0 = oh * s - pad, iw0 = ow * s - pad;
+        const float* xi = x + img * c * HW;
+        for (int oo = 0; oo < o; oo++) {
+            float acc = 0.f;
+            for (int ch = 0; ch < c; ch++) {
+                const float* wp = wt + (oo * c + ch) * kh * kw;
+                for (int a = 0; a < kh; a++) {
+                    int ih = ih0 + a;
+                    if ((unsigned) ih >= (unsigned) h) continue;
+                    for (int b = 0; b < kw; b++) {
+                        int iw = iw0 + b;
+                        if ((unsigned) iw < (unsigned) w) acc = fmaf(wp[a * kw + b], xi[ch * HW + ih * w + iw], acc);
+                    }
                 }
             }
+            y[(img * o + oo) * P + p] = bias != nullptr ? acc + bias[oo] : acc;
         }
-        y[i] = bias != nullptr ? acc + bias[oo] : acc;
     }
 }
 
-// Weight gradient for kernels of at most 4 x 4: block (img, o, c) of 256 threads sums gy[img, o] * x[img, c] shifted by
-// each tap over the image's output pixels (each thread its pixels in order, then a fixed tree), into partial[img, o,
-// c, a, b]; the host sums the images in order. Blocks with c = 0 also sum gy[img, o] into biasPartial[img, o].
+// One input pixel per thread, all c in turn, each summed over (o, a, b) in order: the output pixels that read (ih, iw)
+// through tap (a, b) are oh = (ih + pad - a) / s where that divides (no division at stride 1).
+extern "C" __global__ void conv_thin_backward_input(int n, int c, int h, int w, int o, int kh, int kw, int s, int pad,
+                                                    int ho, int wo, const float* __restrict__ gy,
+                                                    const float* __restrict__ wt, float* __restrict__ gx) {
+    const int HW = h * w, P = ho * wo;
+    TS_FOR(i, n * HW) {
+        int img = i / HW, q = i - img * HW, ih = q / w, iw = q - ih * w;
+        const float* gi = gy + img * o * P;
+        for (int ch = 0; ch < c; ch++) {
+            float acc = 0.f;
+            for (int oo = 0; oo < o; oo++) {
+                const float* gp = gi + oo * P;
+                const float* wp = wt + (oo * c + ch) * kh * kw;
+                for (int a = 0; a < kh; a++) {
+                    int t = ih + pad - a, oh = s == 1 ? t : t / s;
+                    if (t < 0 || oh * s != t || oh >= ho) continue;
+                    for (int b = 0; b < kw; b++) {
+                        int u = iw + pad - b, ow = s == 1 ? u : u / s;
+                        if (u >= 0 && ow * s == u && ow < wo) acc = fmaf(wp[a * kw + b], gp[oh * wo + ow], acc);
+                    }
+                }
+            }
+            gx[(img * c + ch) * HW + q] = acc;
+        }
+    }
+}
+
+// Weight gradient for kernels of at most 4 x 4: block (chunk, o, c) of 256 threads sums gy[img, o] * x[img, c] shifted by
+// each tap over the output pixels of CONV_THIN_IMAGES images (each thread its pixels in order, then a fixed tree), into
+// partial[chunk, o, c, a, b]; the host sums the chunks in order. Blocks with c = 0 also sum gy[img, o] into
+// biasPartial[chunk, o].
+#define CONV_THIN_IMAGES 8
 extern "C" __global__ void conv_thin_backward_weight(int n, int c, int h, int w, int o, int kh, int kw, int s, int pad,
                                                      int ho, int wo, const float* __restrict__ gy,
                                                      const float* __restrict__ x, float* __restrict__ partial,
                                                      float* __restrict__ biasPartial) {
     __shared__ float sums[17][8];
-    const int ch = blockIdx.x % c, r = blockIdx.x / c, oo = r % o, img = r / o, P = ho * wo;
-    const float* gp = gy + (img * o + oo) * P;
-    const float* xp = x + (img * c + ch) * h * w;
+    const int ch = blockIdx.x % c, r = blockIdx.x / c, oo = r % o, chunk = r / o, P = ho * wo;
+    const int img0 = chunk * CONV_THIN_IMAGES, img1 = min(n, img0 + CONV_THIN_IMAGES);
     float acc[16], gSum = 0.f; // acc[4a + b]
 #pragma unroll
     for (int t = 0; t < 16; t++) acc[t] = 0.f;
-    for (int p = threadIdx.x; p < P; p += blockDim.x) {
-        int oh = p / wo, ow = p - oh * wo, ih0 = oh * s - pad, iw0 = ow * s - pad;
-        float gv = gp[p];
-        gSum += gv;
+    for (int img = img0; img < img1; img++) {
+        const float* gp = gy + (img * o + oo) * P;
+        const float* xp = x + (img * c + ch) * h * w;
+        for (int p = threadIdx.x; p < P; p += blockDim.x) {
+            int oh = p / wo, ow = p - oh * wo, ih0 = oh * s - pad, iw0 = ow * s - pad;
+            float gv = gp[p];
+            gSum += gv;
 #pragma unroll
-        for (int a = 0; a < 4; a++) {
-            int ih = ih0 + a;
-            if (a >= kh || (unsigned) ih >= (unsigned) h) continue;
+            for (int a = 0; a < 4; a++) {
+                int ih = ih0 + a;
+                if (a >= kh || (unsigned) ih >= (unsigned) h) continue;
 #pragma unroll
-            for (int b = 0; b < 4; b++) {
-                int iw = iw0 + b;
-                if (b < kw && (unsigned) iw < (unsigned) w) acc[4 * a + b] = fmaf(gv, xp[ih * w + iw], acc[4 * a + b]);
+                for (int b = 0; b < 4; b++) {
+                    int iw = iw0 + b;
+                    if (b < kw && (unsigned) iw < (unsigned) w) acc[4 * a + b] = fmaf(gv, xp[ih * w + iw], acc[4 * a + b]);
+                }
             }
         }
     }
@@ -886,7 +996,7 @@ extern "C" __global__ void conv_thin_backward_weight(int n, int c, int h, int w,
         float v = 0.f;
         for (int i = 0; i < 8; i++) v += sums[t][i];
         if (t < 16 && (t >> 2) < kh && (t & 3) < kw)
-            partial[((img * o + oo) * c + ch) * kh * kw + (t >> 2) * kw + (t & 3)] = v;
-        if (t == 16 && ch == 0 && biasPartial != nullptr) biasPartial[img * o + oo] = v;
+            partial[((chunk * o + oo) * c + ch) * kh * kw + (t >> 2) * kw + (t & 3)] = v;
+        if (t == 16 && ch == 0 && biasPartial != nullptr) biasPartial[chunk * o + oo] = v;
     }
 }
