@@ -7,17 +7,23 @@ import org.tessella.tensor.Tensor;
 /**
  * Convolutions, upsampling and pooling on the device (conv.cu, images.cu), on contiguous [N, C, H, W] tensors.
  *
- * <p>On GPUs with tf32 tensor cores (compute capability 8.0 and newer) the convolutions are implicit GEMMs (conv.cu):
- * the image operand is gathered from x or gy while each tile is loaded, so nothing the size of a column buffer is
- * written. TF32 and BF16 matmul precision run one tf32 mma per product; FP32 runs 3xTF32 (each operand split into a
- * tf32 head and its remainder, three mma per product, each tile's sum added in float32), which meets the same float32
- * checks as the exact path (CudaChecks: 1e-5 to 3e-5 against the CPU, tolerance 1e-4) and runs the vq-s training step
- * 1.7x faster than it on an H200, though it is not bitwise SGEMM. The weight gradient splits its long reduction
- * (images x pixels) into ranges fixed by the shapes alone and sums the partial tiles in order, so results are
- * deterministic and the same on every such GPU; it sums the bias gradient in the same pass. The input gradient goes by
- * stride classes of input pixels, each with only the taps that reach it (a quarter of the products at stride 2).
- * {@code TESSELLA_CUDA_CONV=im2col} sends every precision to the explicit path below (exact SGEMM at FP32); pointwise
- * convolutions always go straight to cuBLAS, as does everything on older GPUs.
+ * <p>On GPUs with tf32 tensor cores (compute capability 8.0 and newer) the convolutions are implicit GEMMs (conv.cu),
+ * so nothing the size of a column buffer is written. Where the gathered operand has a multiple of 16 channels (the
+ * forward's x, the stride-1 input gradient's gy) and for weight gradients with channel counts of 4s, it is first
+ * copied channels last ([n, h, w, c], a memory-bound transpose into a pool scratch buffer; the weights likewise to
+ * [o, kh, kw, c]), so that the kernels load their tiles with 16-byte cp.async copies through a 4-stage pipeline; the
+ * stride-1 input gradient is the forward kernel run on gy with the weights transposed and their taps reversed, and
+ * the weight gradient reads gy as it is when its pixels are a multiple of 16. Layers with at most 4 channels on one
+ * side (vq-s's first and last) take direct float32 kernels; every other shape, and the stride-2 input gradient (by stride classes of input pixels, each with only the
+ * taps that reach it), takes the older kernels that gather from [N, C, H, W] as a tile is loaded. Outputs are always
+ * [N, C, H, W]. TF32 and BF16 matmul precision run one tf32 mma per product; FP32 runs 3xTF32 (each operand split
+ * into a tf32 head and its remainder, three mma per product, each 16-deep K step's sum added in float32), which meets
+ * the same float32 checks as the exact path (CudaChecks: tolerance 1e-4 against the CPU), though it is not bitwise
+ * SGEMM. The weight gradients split their long reduction (images x pixels) into ranges fixed by the shapes (and
+ * precision) alone and sum the partial tiles in order, so results are deterministic and the same on every such GPU;
+ * they sum the bias gradient in the same pass. {@code TESSELLA_CUDA_CONV=gather} sends every shape to the gathering
+ * kernels, {@code TESSELLA_CUDA_CONV=im2col} every precision to the explicit path below (exact SGEMM at FP32);
+ * pointwise convolutions always go straight to cuBLAS, as does everything on older GPUs.
  *
  * <p>The explicit path is im2col + cuBLAS: col[n] [C*kh*kw, Ho*Wo] from x[n] (a 1x1, stride-1, unpadded
  * convolution uses x itself), then y[n] = W [O, C*kh*kw] col[n] as one strided-batched GEMM (W reused with stride 0,
@@ -38,6 +44,33 @@ final class Conv {
     private static final int SPLIT_TARGET_BLOCKS = 1024;
     private static final String MODE = String.valueOf(System.getenv("TESSELLA_CUDA_CONV")).trim().toLowerCase(java.util.Locale.ROOT);
     private static final boolean IM2COL = MODE.equals("im2col");
+    /** {@code TESSELLA_CUDA_CONV=gather}: the gathering kernels for every shape (no channels-last copies). */
+    private static final boolean GATHER = MODE.equals("gather");
+    /** The channels-last kernels' threads, K per stage and pipeline stages (conv.cu's CL_THREADS, CL_BK, CL_STAGES). */
+    private static final int CL_THREADS = 256, CL_BK = 16, CL_STAGES = 4;
+    /**
+     * Blocks the channels-last weight gradient aims for when it splits K (constants per precision, so the split
+     * depends on the shapes alone).
+     */
+    private static final int CL_SPLIT_TF32 = intFromEnv("TESSELLA_CUDA_CONV_SPLIT", 256),
+            CL_SPLIT_3XTF32 = intFromEnv("TESSELLA_CUDA_CONV_SPLIT3", 512);
+    // Tuning switches for this branch's first device run (its kernels are checked only in emulation): each brings
+    // back what the measured branch cuda-conv does, or a variant; drop them once measured.
+    /** {@code TESSELLA_CUDA_CONV_WGRAD=nhwc}: the weight gradient always takes gy channels last. */
+    private static final boolean WGRAD_NHWC = String.valueOf(System.getenv("TESSELLA_CUDA_CONV_WGRAD")).equals("nhwc");
+    /** {@code TESSELLA_CUDA_CONV_WGRAD_BM=128}: the [n, o, P] weight gradient's TF32 tile over 64 rows. */
+    private static final int WGRAD_NCHW_BM = intFromEnv("TESSELLA_CUDA_CONV_WGRAD_BM", 64);
+    /** {@code TESSELLA_CUDA_CONV_THIN=0}: no thin kernels. */
+    private static final boolean THIN = !"0".equals(System.getenv("TESSELLA_CUDA_CONV_THIN"));
+
+    private static int intFromEnv(String name, int fallback) {
+        try {
+            return Integer.parseInt(System.getenv(name));
+        } catch (RuntimeException e) {
+            return fallback;
+        }
+    }
+
     private final CudaBackend be;
 
     Conv(CudaBackend be) { this.be = be; }
@@ -108,6 +141,15 @@ final class Conv {
         Geo g = Geo.of(x, w, y, stride, padding);
         if (g.n() == 0 || g.o() == 0 || g.p() == 0) return;
         if (implicitFits(g)) {
+            if (thin(g)) {
+                be.launch(be.kernel(IMPLICIT, "conv_thin_forward"), g.n() * g.p(), thinArgs(g).ptr(be.ptr(x))
+                        .ptr(be.ptr(w)).ptr(bias == null ? 0L : be.ptr(bias)).ptr(be.ptr(y)));
+                return;
+            }
+            if (channelsLastFits(g, g.c())) {
+                channelsLastForward(g, x, w, bias, y);
+                return;
+            }
             launchImplicit("conv_forward", g, tiles(g.o(), BM) * tiles(g.n() * g.p(), BN), 1, w, x, y, bias, 0);
             return;
         }
@@ -137,6 +179,15 @@ final class Conv {
         Geo g = Geo.of(gx, w, gy, stride, padding);
         if (g.n() == 0 || g.c() == 0) return;
         if (implicitFits(g)) {
+            if (thin(g)) {
+                be.launch(be.kernel(IMPLICIT, "conv_thin_backward_input"), g.n() * g.h() * g.w(), thinArgs(g)
+                        .ptr(be.ptr(gy)).ptr(be.ptr(w)).ptr(be.ptr(gx)));
+                return;
+            }
+            if (g.stride() == 1 && channelsLastFits(g, g.o())) {
+                channelsLastInputGradient(g, gy, w, gx);
+                return;
+            }
             launchImplicit("conv_backward_input", g, inputGradientTiles(g), 1, w, gy, gx, null, 0);
             return;
         }
@@ -168,6 +219,14 @@ final class Conv {
             return;
         }
         if (implicitFits(g)) {
+            if (thin(g) && g.kh() <= 4 && g.kw() <= 4) {
+                thinWeightGradient(g, gy, x, gw, gBias);
+                return;
+            }
+            if (!GATHER && g.c() % 4 == 0 && (g.o() % 4 == 0 || g.p() % CL_BK == 0 && !WGRAD_NHWC)) {
+                channelsLastWeightGradient(g, gy, x, gw, gBias);
+                return;
+            }
             implicitWeightGradient(g, gy, x, gw, gBias);
             return;
         }
@@ -214,6 +273,168 @@ final class Conv {
             be.reduce(ReduceOp.SUM, biasPartial, gBias.reshape(1, g.o()));
             be.release(biasPartial);
         }
+    }
+
+    // ---- thin convolutions (conv.cu's conv_thin_*) -----------------------------------------------------------------
+
+    /** At most 4 output or input channels: direct float32 sums, where a GEMM tile would be mostly padding. */
+    private static boolean thin(Geo g) { return !GATHER && THIN && (g.o() <= 4 || g.c() <= 4); }
+
+    private static KernelArgs thinArgs(Geo g) {
+        return KernelArgs.begin().i32(g.n()).i32(g.c()).i32(g.h()).i32(g.w()).i32(g.o()).i32(g.kh()).i32(g.kw())
+                .i32(g.stride()).i32(g.pad()).i32(g.ho()).i32(g.wo());
+    }
+
+    /** Images per block of conv.cu's conv_thin_backward_weight (CONV_THIN_IMAGES). */
+    private static final int THIN_IMAGES = 8;
+
+    /**
+     * Partials of gw (and of the bias gradient) per chunk of {@link #THIN_IMAGES} images, from one block per
+     * (chunk, o, c), summed over the chunks in order.
+     */
+    private void thinWeightGradient(Geo g, Tensor gy, Tensor x, Tensor gw, Tensor gBias) {
+        int chunks = tiles(g.n(), THIN_IMAGES);
+        Tensor partial = be.scratch(DType.F32, chunks, g.o() * g.ckk());
+        Tensor biasPartial = gBias == null ? null : be.scratch(DType.F32, chunks, g.o());
+        be.launchGrid(be.kernel(IMPLICIT, "conv_thin_backward_weight"), chunks * g.o() * g.c(), 256, thinArgs(g)
+                .ptr(be.ptr(gy)).ptr(be.ptr(x)).ptr(be.ptr(partial)).ptr(biasPartial == null ? 0L : be.ptr(biasPartial)));
+        be.reduce(ReduceOp.SUM, partial, gw.reshape(1, g.o() * g.ckk()));
+        be.release(partial);
+        if (biasPartial != null) {
+            be.reduce(ReduceOp.SUM, biasPartial, gBias.reshape(1, g.o()));
+            be.release(biasPartial);
+        }
+    }
+
+    // ---- channels-last implicit GEMMs (conv.cu's conv_cl_*) ------------------------------------------------------
+
+    /** Whether the channels-last forward kernel runs g with {@code run} channels in the gathered operand's K runs. */
+    private boolean channelsLastFits(Geo g, int run) {
+        return !GATHER && run % CL_BK == 0 && g.kh() * g.kw() <= 32;
+    }
+
+    private boolean tf32() { return be.matmulPrecision() != GemmPrecision.FP32; }
+
+    /** src [n, c, hw] -> dst [n, hw, c], rounded to tf32 when {@code round}. */
+    private void toChannelsLast(Tensor src, int n, int c, int hw, Tensor dst, boolean round) {
+        be.launch(be.kernel(IMPLICIT, "conv_channels_last"), n * tiles(hw, 32), tiles(c, 32), 256, 0, KernelArgs.begin()
+                .i32(n).i32(c).i32(hw).ptr(be.ptr(src)).ptr(be.ptr(dst)).i32(round ? 1 : 0),
+                () -> String.format("conv_channels_last [%d, %d, %d]", n, c, hw));
+    }
+
+    /** w [o, c, kh, kw] -> [o, kh, kw, c], or (flip) -> [c, kh, kw, o] with the taps reversed. */
+    private Tensor weightChannelsLast(Tensor w, Geo g, boolean flip, boolean round) {
+        Tensor dst = be.scratch(DType.F32, g.o() * g.ckk());
+        be.launch(be.kernel(IMPLICIT, "conv_weight_channels_last"), g.o() * g.ckk(), KernelArgs.begin().i32(g.o()).i32(g.c())
+                .i32(g.kh()).i32(g.kw()).i32(flip ? 1 : 0).i32(round ? 1 : 0).ptr(be.ptr(w)).ptr(be.ptr(dst)));
+        return dst;
+    }
+
+    /**
+     * One channels-last kernel with {@code shared} bytes of dynamic shared memory: {@code geo} is conv.cu's ClGeo (the
+     * gathered operand [n, h, w, c], M = m, output grid ho x wo), then its operands.
+     */
+    private void launchChannelsLast(String kernel, int shared, int[] geo, int gridX, int gridY, Tensor a, Tensor b,
+                                    Tensor out, Tensor aux, int kPerSplit, String label) {
+        KernelArgs args = KernelArgs.begin();
+        for (int v : geo) args.i32(v);
+        args.ptr(be.ptr(a)).ptr(be.ptr(b)).ptr(be.ptr(out)).ptr(aux == null ? 0L : be.ptr(aux)).i32(kPerSplit);
+        be.launch(be.kernel(IMPLICIT, kernel, shared), gridX, gridY, CL_THREADS, shared, args, () -> kernel + " " + label);
+    }
+
+    /** conv.cu's conv_cl_forward_BMxBN_(3x)tf32 over its pipeline's shared memory. */
+    private void launchForward(int bm, int bn, int[] geo, int gridX, Tensor a, Tensor b, Tensor out, Tensor bias,
+                               String label) {
+        String name = "conv_cl_forward_" + bm + "x" + bn + (tf32() ? "_tf32" : "_3xtf32");
+        launchChannelsLast(name, 4 * CL_STAGES * CL_BK * (bm + bn), geo, gridX, 1, a, b, out, bias, 0, label);
+    }
+
+    private String label(Geo g) {
+        return String.format("%d->%d %dx%d k%d s%d", g.c(), g.o(), g.h(), g.w(), g.kh(), g.stride());
+    }
+
+    /**
+     * The forward tile for M rows and N columns: 64 x 256 up to 64 rows, else 128 x 128, halved in N when that
+     * makes fewer than 256 blocks (3xTF32: always halved, for its registers). Each output's sum is the same for
+     * every tile.
+     */
+    private int[] forwardTile(int m, int n) {
+        int bm = m <= 64 ? 64 : 128, bn = m <= 64 ? 256 : 128;
+        if (!tf32() || tiles(m, bm) * tiles(n, bn) < 256) bn /= 2;
+        return new int[]{bm, bn};
+    }
+
+    /**
+     * y = w * x with x and w copied channels last ([n, h, w, c] and [o, kh, kw, c], rounded to tf32 for the TF32
+     * kernels), so each tap's K run is c contiguous floats.
+     */
+    private void channelsLastForward(Geo g, Tensor x, Tensor w, Tensor bias, Tensor y) {
+        boolean round = tf32();
+        Tensor xs = be.scratch(DType.F32, g.n() * g.h() * g.w() * g.c());
+        toChannelsLast(x, g.n(), g.c(), g.h() * g.w(), xs, round);
+        Tensor ws = weightChannelsLast(w, g, false, round);
+        int[] t = forwardTile(g.o(), g.n() * g.p());
+        int[] geo = {g.n(), g.c(), g.h(), g.w(), g.o(), g.kh(), g.kw(), g.stride(), g.pad(), g.pad(), g.ho(), g.wo()};
+        launchForward(t[0], t[1], geo, tiles(g.o(), t[0]) * tiles(g.n() * g.p(), t[1]), ws, xs, y, bias,
+                "forward " + label(g));
+        be.release(xs);
+        be.release(ws);
+    }
+
+    /**
+     * At stride 1 the input gradient is a forward convolution of gy (channels last) with the weights transposed to
+     * [c, kh, kw, o] and their taps reversed, padded by k - 1 - pad: gx[c, ih, iw] = sum of w[o, c, a, b] gy[o, ih +
+     * pad - a, iw + pad - b].
+     */
+    private void channelsLastInputGradient(Geo g, Tensor gy, Tensor w, Tensor gx) {
+        boolean round = tf32();
+        Tensor gys = be.scratch(DType.F32, g.n() * g.p() * g.o());
+        toChannelsLast(gy, g.n(), g.o(), g.p(), gys, round);
+        Tensor wf = weightChannelsLast(w, g, true, round);
+        int[] t = forwardTile(g.c(), g.n() * g.h() * g.w());
+        int[] geo = {g.n(), g.o(), g.ho(), g.wo(), g.c(), g.kh(), g.kw(), 1, g.kh() - 1 - g.pad(), g.kw() - 1 - g.pad(),
+                g.h(), g.w()};
+        launchForward(t[0], t[1], geo, tiles(g.c(), t[0]) * tiles(g.n() * g.h() * g.w(), t[1]), wf, gys, gx, null,
+                "input grad " + label(g));
+        be.release(gys);
+        be.release(wf);
+    }
+
+    /**
+     * gw = sum over pixels of gy x^T with x channels last, so a K row (one pixel) of x is contiguous; gy as it is when
+     * P % 16 == 0 (a K tile then stays in one image), else channels last too (exact: the kernel sums the bias from
+     * it; x is rounded for TF32). K is cut into ranges fixed by the shapes and the precision's split target; each
+     * range writes its own partial (and bias partial), summed in order.
+     */
+    private void channelsLastWeightGradient(Geo g, Tensor gy, Tensor x, Tensor gw, Tensor gBias) {
+        boolean nchw = g.p() % CL_BK == 0 && !WGRAD_NHWC;
+        Tensor gys = null;
+        if (!nchw) {
+            gys = be.scratch(DType.F32, g.n() * g.p() * g.o());
+            toChannelsLast(gy, g.n(), g.o(), g.p(), gys, false);
+        }
+        Tensor xs = be.scratch(DType.F32, g.n() * g.h() * g.w() * g.c());
+        toChannelsLast(x, g.n(), g.c(), g.h() * g.w(), xs, tf32());
+        int bm = tf32() && g.o() > 64 && (!nchw || WGRAD_NCHW_BM == 128) ? 128 : 64, bn = 128;
+        int tiles = tiles(g.o(), bm) * tiles(g.ckk(), bn), k = g.n() * g.p(), kTiles = tiles(k, CL_BK);
+        int wanted = Math.max(1, Math.min(kTiles, tiles(tf32() ? CL_SPLIT_TF32 : CL_SPLIT_3XTF32, tiles)));
+        int kPerSplit = tiles(kTiles, wanted) * CL_BK, splits = tiles(k, kPerSplit);
+        int[] geo = {g.n(), g.c(), g.h(), g.w(), g.o(), g.kh(), g.kw(), g.stride(), g.pad(), g.pad(), g.ho(), g.wo()};
+        String name = "conv_cl_weight_grad_" + (nchw ? "nchw_" : "") + bm + "x" + bn + (tf32() ? "_tf32" : "_3xtf32");
+        int pipeline = 4 * CL_STAGES * CL_BK * (nchw ? bm + bn : bm + bn + 16);
+        Tensor partial = be.scratch(DType.F32, splits, g.o(), g.ckk());
+        Tensor biasPartial = gBias == null ? null : splits == 1 ? gBias : be.scratch(DType.F32, splits, g.o());
+        launchChannelsLast(name, Math.max(pipeline, 4 * bm * bn), geo, tiles, splits, nchw ? gy : gys, xs, partial,
+                biasPartial, kPerSplit, "weight grad " + label(g) + " splits " + splits);
+        be.launch(be.kernel(IMPLICIT, "conv_cl_weight_grad_sum"), g.o() * g.ckk(), KernelArgs.begin().i32(splits)
+                .i32(g.o()).i32(g.c()).i32(g.kh() * g.kw()).ptr(be.ptr(partial)).ptr(be.ptr(gw)));
+        be.release(partial);
+        if (biasPartial != null && biasPartial != gBias) {
+            be.reduce(ReduceOp.SUM, biasPartial, gBias.reshape(1, g.o()));
+            be.release(biasPartial);
+        }
+        if (gys != null) be.release(gys);
+        be.release(xs);
     }
 
     void upsampleNearest(Tensor x, int factor, Tensor y) {

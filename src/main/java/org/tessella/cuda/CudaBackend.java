@@ -167,6 +167,13 @@ public final class CudaBackend implements Backend {
 
     Kernels.Kernel kernel(String module, String name) { return kernels.get(module, name); }
 
+    /** k with its launches allowed {@code sharedBytes} of dynamic shared memory. */
+    Kernels.Kernel kernel(String module, String name, int sharedBytes) {
+        Kernels.Kernel k = kernels.get(module, name);
+        kernels.allowShared(k, sharedBytes);
+        return k;
+    }
+
     /** A grid-stride kernel over n elements. */
     void launch(Kernels.Kernel k, int n, KernelArgs args) {
         if (n <= 0) return;

@@ -465,7 +465,17 @@ final class CudaChecks {
         int[][] cases = { // n, c, h, w, o, k, stride, pad, bias
                 {2, 5, 9, 7, 6, 3, 1, 1, 1}, {3, 4, 8, 8, 5, 3, 2, 1, 0}, {2, 7, 5, 6, 3, 1, 1, 0, 1}, {2, 3, 8, 6, 4, 2, 2, 0, 1},
                 {3, 20, 13, 11, 70, 3, 1, 1, 1}, {2, 70, 12, 10, 9, 3, 2, 1, 0}, {2, 6, 12, 12, 131, 4, 2, 1, 1},
-                {5, 1, 17, 15, 3, 3, 1, 1, 1}};
+                {5, 1, 17, 15, 3, 3, 1, 1, 1},
+                // channels-last kernels (channel counts of 16s and 4s): tails in M and N, stride 2, 4x4 and 2x2 taps,
+                // a padding wider than the kernel (input gradient padded by -1), M tiles of 128, a weight gradient
+                // from gy as it is with 20 rows, and one whose K ranges run several pipeline stages; the last two (a
+                // tenth value of 1) forward and input gradient only: their 32768-65536 pixels get the wide tiles, but
+                // would make the float32 sums of the weight gradient (on either side) differ by more than the
+                // elementwise tolerance
+                {2, 32, 9, 10, 48, 3, 1, 1, 1}, {3, 16, 8, 8, 80, 3, 2, 1, 0}, {2, 64, 12, 12, 128, 3, 1, 1, 1},
+                {2, 16, 6, 7, 16, 4, 2, 1, 1}, {2, 16, 8, 6, 32, 2, 2, 0, 1}, {2, 16, 5, 5, 16, 1, 1, 1, 1},
+                {2, 128, 6, 6, 64, 3, 1, 1, 0}, {2, 16, 8, 8, 20, 3, 1, 1, 1}, {1, 128, 32, 32, 256, 3, 1, 1, 1},
+                {64, 16, 32, 32, 16, 3, 1, 1, 1, 1}, {32, 16, 32, 32, 128, 3, 1, 1, 0, 1}};
         double[] err = new double[3];
         long seed = 1700;
         BiFunction<Tensor, Tensor, Double> e =
@@ -482,12 +492,13 @@ final class CudaChecks {
             Tensor wgx = cpuEmpty(x), ggx = gpuEmpty(x);
             cpu.conv2dBackwardInput(gy, wt, st, pad, wgx);
             gpu.conv2dBackwardInput(dgy, dw, st, pad, ggx);
+            err[0] = max(err[0], e.apply(gyy, wy));
+            err[1] = max(err[1], e.apply(ggx, wgx));
+            if (cs.length > 9 && cs[9] == 1) continue;
             Tensor wgw = cpuEmpty(wt), ggw = gpuEmpty(wt);
             Tensor wgb = bias == null ? null : cpuEmpty(bias), ggb = bias == null ? null : gpuEmpty(bias);
             cpu.conv2dBackwardWeight(gy, x, st, pad, wgw, wgb);
             gpu.conv2dBackwardWeight(dgy, dx, st, pad, ggw, ggb);
-            err[0] = max(err[0], e.apply(gyy, wy));
-            err[1] = max(err[1], e.apply(ggx, wgx));
             err[2] = max(err[2], e.apply(ggw, wgw), bias == null ? 0 : e.apply(ggb, wgb));
         }
         return err;

@@ -30,6 +30,7 @@ final class Driver {
     static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
     static final int CU_STREAM_NON_BLOCKING = 1;
     static final int CU_MEMHOSTALLOC_PORTABLE = 1;
+    static final int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 
     private static Driver instance;
 
@@ -37,7 +38,7 @@ final class Driver {
             cuDeviceGetAttribute, cuDeviceTotalMem, cuDevicePrimaryCtxRetain, cuCtxSetCurrent, cuStreamCreate,
             cuStreamSynchronize, cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime, cuEventDestroy,
             cuMemAlloc, cuMemFree, cuMemGetInfo, cuMemHostAlloc, cuMemFreeHost, cuMemcpyHtoDAsync, cuMemcpyDtoHAsync,
-            cuMemcpyDtoDAsync, cuMemsetD32Async, cuModuleLoadData, cuModuleGetFunction, cuLaunchKernel,
+            cuMemcpyDtoDAsync, cuMemsetD32Async, cuModuleLoadData, cuModuleGetFunction, cuFuncSetAttribute, cuLaunchKernel,
             cuGetErrorName, cuGetErrorString;
 
     /** The driver, loaded and initialised on first call; throws {@link CudaUnavailableException} when absent. */
@@ -86,6 +87,7 @@ final class Driver {
         cuMemsetD32Async = Native.function(lib, l, "cuMemsetD32Async", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG, ADDRESS));
         cuModuleLoadData = Native.function(lib, l, "cuModuleLoadData", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
         cuModuleGetFunction = Native.function(lib, l, "cuModuleGetFunction", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+        cuFuncSetAttribute = Native.function(lib, l, "cuFuncSetAttribute", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
         cuLaunchKernel = Native.function(lib, l, "cuLaunchKernel", FunctionDescriptor.of(JAVA_INT, ADDRESS,
                 JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
     }
@@ -377,6 +379,16 @@ final class Driver {
             int rc = (int) cuModuleGetFunction.invokeExact(v, module, a.allocateFrom(name));
             if (rc != CUDA_SUCCESS) throw new CudaException("cuModuleGetFunction(" + name + ")", rc, errorName(rc), errorString(rc));
             return v.get(ADDRESS, 0);
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
+
+    /** Lets a kernel's launches ask for up to {@code bytes} of dynamic shared memory (above the default 48 KiB). */
+    void setMaxDynamicShared(MemorySegment function, int bytes) {
+        try {
+            check("cuFuncSetAttribute", (int) cuFuncSetAttribute.invokeExact(function,
+                    CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes));
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }

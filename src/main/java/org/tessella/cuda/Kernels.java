@@ -20,6 +20,7 @@ final class Kernels {
     private final String target;
     private final ConcurrentHashMap<String, MemorySegment> modules = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, ConcurrentHashMap<String, Kernel>> kernels = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Long, Integer> sharedAllowed = new ConcurrentHashMap<>();
 
     Kernels(CudaContext context, KernelCompiler compiler) {
         this.context = context;
@@ -55,6 +56,20 @@ final class Kernels {
             MemorySegment mod = module(module);
             context.bind();
             return new Kernel(n, context.driver().function(mod, n));
+        });
+    }
+
+    /**
+     * Lets k's launches take {@code bytes} of dynamic shared memory (asked once per size: by default the dynamic and
+     * static shared memory together may not pass 48 KiB).
+     */
+    void allowShared(Kernel k, int bytes) {
+        if (bytes <= 0) return;
+        sharedAllowed.compute(k.function().address(), (f, had) -> {
+            if (had != null && had >= bytes) return had;
+            context.bind();
+            context.driver().setMaxDynamicShared(k.function(), bytes);
+            return bytes;
         });
     }
 
