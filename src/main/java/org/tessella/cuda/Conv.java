@@ -52,24 +52,7 @@ final class Conv {
      * Blocks the channels-last weight gradient aims for when it splits K (constants per precision, so the split
      * depends on the shapes alone).
      */
-    private static final int CL_SPLIT_TF32 = intFromEnv("TESSELLA_CUDA_CONV_SPLIT", 256),
-            CL_SPLIT_3XTF32 = intFromEnv("TESSELLA_CUDA_CONV_SPLIT3", 512);
-    // Tuning switches for this branch's first device run (its kernels are checked only in emulation): each brings
-    // back what the measured branch cuda-conv does, or a variant; drop them once measured.
-    /** {@code TESSELLA_CUDA_CONV_WGRAD=nhwc}: the weight gradient always takes gy channels last. */
-    private static final boolean WGRAD_NHWC = String.valueOf(System.getenv("TESSELLA_CUDA_CONV_WGRAD")).equals("nhwc");
-    /** {@code TESSELLA_CUDA_CONV_WGRAD_BM=128}: the [n, o, P] weight gradient's TF32 tile over 64 rows. */
-    private static final int WGRAD_NCHW_BM = intFromEnv("TESSELLA_CUDA_CONV_WGRAD_BM", 64);
-    /** {@code TESSELLA_CUDA_CONV_THIN=0}: no thin kernels. */
-    private static final boolean THIN = !"0".equals(System.getenv("TESSELLA_CUDA_CONV_THIN"));
-
-    private static int intFromEnv(String name, int fallback) {
-        try {
-            return Integer.parseInt(System.getenv(name));
-        } catch (RuntimeException e) {
-            return fallback;
-        }
-    }
+    private static final int CL_SPLIT_TF32 = 256, CL_SPLIT_3XTF32 = 512;
 
     private final CudaBackend be;
 
@@ -223,7 +206,7 @@ final class Conv {
                 thinWeightGradient(g, gy, x, gw, gBias);
                 return;
             }
-            if (!GATHER && g.c() % 4 == 0 && (g.o() % 4 == 0 || g.p() % CL_BK == 0 && !WGRAD_NHWC)) {
+            if (!GATHER && g.c() % 4 == 0 && (g.o() % 4 == 0 || g.p() % CL_BK == 0)) {
                 channelsLastWeightGradient(g, gy, x, gw, gBias);
                 return;
             }
@@ -278,7 +261,7 @@ final class Conv {
     // ---- thin convolutions (conv.cu's conv_thin_*) -----------------------------------------------------------------
 
     /** At most 4 output or input channels: direct float32 sums, where a GEMM tile would be mostly padding. */
-    private static boolean thin(Geo g) { return !GATHER && THIN && (g.o() <= 4 || g.c() <= 4); }
+    private static boolean thin(Geo g) { return !GATHER && (g.o() <= 4 || g.c() <= 4); }
 
     private static KernelArgs thinArgs(Geo g) {
         return KernelArgs.begin().i32(g.n()).i32(g.c()).i32(g.h()).i32(g.w()).i32(g.o()).i32(g.kh()).i32(g.kw())
@@ -407,7 +390,7 @@ final class Conv {
      * range writes its own partial (and bias partial), summed in order.
      */
     private void channelsLastWeightGradient(Geo g, Tensor gy, Tensor x, Tensor gw, Tensor gBias) {
-        boolean nchw = g.p() % CL_BK == 0 && !WGRAD_NHWC;
+        boolean nchw = g.p() % CL_BK == 0;
         Tensor gys = null;
         if (!nchw) {
             gys = be.scratch(DType.F32, g.n() * g.p() * g.o());
@@ -415,7 +398,7 @@ final class Conv {
         }
         Tensor xs = be.scratch(DType.F32, g.n() * g.h() * g.w() * g.c());
         toChannelsLast(x, g.n(), g.c(), g.h() * g.w(), xs, tf32());
-        int bm = tf32() && g.o() > 64 && (!nchw || WGRAD_NCHW_BM == 128) ? 128 : 64, bn = 128;
+        int bm = tf32() && g.o() > 64 && !nchw ? 128 : 64, bn = 128;
         int tiles = tiles(g.o(), bm) * tiles(g.ckk(), bn), k = g.n() * g.p(), kTiles = tiles(k, CL_BK);
         int wanted = Math.max(1, Math.min(kTiles, tiles(tf32() ? CL_SPLIT_TF32 : CL_SPLIT_3XTF32, tiles)));
         int kPerSplit = tiles(kTiles, wanted) * CL_BK, splits = tiles(k, kPerSplit);
