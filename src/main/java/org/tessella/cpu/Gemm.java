@@ -218,14 +218,9 @@ final class Gemm {
                 float betaEff = pc == 0 ? beta : 1f;
                 for (int u = s; u < e; u++) {
                     int q = panelsFastest ? u % panels : u / groups;
-                    int t0 = (panelsFastest ? u / panels : u % groups) * g, t1 = Math.min(mTiles, t0 + g);
-                    int cols = Math.min(NR, n - q * NR), bo = panels * NR * pc + q * kc * NR;
-                    for (int t = t0; t < t1; t++) {
-                        kernel(kc, pa, mTiles * MR * pc + t * kc * MR, pb, bo, tile);
-                        int co = cOff + t * MR * n + q * NR;
-                        for (int r = 0, rows = Math.min(MR, m - t * MR); r < rows; r++)
-                            combine(tile, r * NR, c, co + r * n, cols, alpha, betaEff);
-                    }
+                    int t0 = (panelsFastest ? u / panels : u % groups) * g, rows = Math.min(m, (t0 + g) * MR) - t0 * MR;
+                    macro(kc, rows, n, q * NR, (q + 1) * NR, pa, mTiles * MR * pc + t0 * kc * MR, pb, panels * NR * pc,
+                            tile, c, cOff + t0 * MR * n, n, alpha, betaEff);
                 }
             }
         });
@@ -273,19 +268,19 @@ final class Gemm {
         for (int ic = r0; ic < r1; ic += MC) {
             int mc = Math.min(MC, r1 - ic);
             packA(a, aOff, m, k, transA, ic, mc, pc, kc, sc.a, 0);
-            macro(kc, mc, nc, col0, col1, sc.a, pb, sc.tile, c, cOff + ic * n, n, alpha, beta);
+            macro(kc, mc, nc, col0, col1, sc.a, 0, pb, 0, sc.tile, c, cOff + ic * n, n, alpha, beta);
         }
     }
 
     /** The micro tiles of columns [col0, col1) of an mc x nc block of C from packed A (mc x kc) and B (kc x nc). */
-    private static void macro(int kc, int mc, int nc, int col0, int col1, float[] pa, float[] pb, float[] tile, float[] c, int cOff,
-                              int ldc, float alpha, float beta) {
+    private static void macro(int kc, int mc, int nc, int col0, int col1, float[] pa, int paOff, float[] pb, int pbOff,
+                              float[] tile, float[] c, int cOff, int ldc, float alpha, float beta) {
         for (int jr = col0; jr < col1; jr += NR) {
             int cols = Math.min(NR, nc - jr);
-            int bo = jr / NR * kc * NR;
+            int bo = pbOff + jr / NR * kc * NR;
             for (int ir = 0; ir < mc; ir += MR) {
                 int rows = Math.min(MR, mc - ir);
-                kernel(kc, pa, ir / MR * kc * MR, pb, bo, tile);
+                kernel(kc, pa, paOff + ir / MR * kc * MR, pb, bo, tile);
                 int co = cOff + ir * ldc + jr;
                 for (int r = 0; r < rows; r++) combine(tile, r * NR, c, co + r * ldc, cols, alpha, beta);
             }
