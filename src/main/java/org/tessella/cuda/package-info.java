@@ -23,8 +23,9 @@
  * runs on one stream, in order.
  *
  * <p>Measured on an H100 (tools/cuda-check): SGEMM 4096^3 51.7 TFLOP/s in FP32, 399 in TF32, 489 in BF16 (with the
- * conversion); device copy 2.86 TB/s; gpt-s attention (batch 64) 0.20 ms forward, 0.55 ms backward; a vq-s 3x3
- * convolution (batch 64, 64 channels, 32x32) 0.42 / 0.34 / 0.48 ms forward / input / weight gradient.
+ * conversion); device copy 2.86 TB/s; gpt-s attention (batch 64) 0.20 ms forward, 0.55 ms backward. On an H200,
+ * vq-s's 64-channel 32x32 3x3 convolution at batch 256, TF32: 200 / 205 / 310 us forward / input / weight gradient
+ * (channels-last kernels; cuDNN 72 / 98 / 158).
  *
  * <p>The models run here unchanged: built on the CPU, moved with {@code Module.to(Device.cuda(n))} ({@code --device
  * cuda} on the commands), fed host batches that their entry points upload once per step. What waits for the device
@@ -34,8 +35,8 @@
  * CPU's and checks device memory over 1000 steps. Measured on an H100 (tools/cuda-check --train-bench: 5 + 20 steps,
  * PyTorch 2.11 eager with SDPA on the same GPU, the same weights and batch): gpt-s at batch 64 213k tokens/s in FP32
  * (1.17x PyTorch) and 243k in TF32 (1.58x); gpt-m 136k and 185k (1.12x, 1.32x); vq-s at batch 256 4.3k and 5.0k
- * images/s (0.50x, 0.30x: the im2col convolutions against cuDNN's); sampling gpt-s with the KV cache 1.0k tokens/s at
- * batch 1, 21k at batch 64. A step agrees with the CPU's to 1e-6 (gpt-s gradients) and 6e-6 (vq-s gradients).
+ * images/s (0.50x, 0.30x) with im2col convolutions, on an H200 with the implicit-GEMM ones 11.1k and 16.2k (1.23x,
+ * 0.85x); sampling gpt-s with the KV cache 1.0k tokens/s at batch 1, 21k at batch 64. A step agrees with the CPU's to 1e-6 (gpt-s gradients) and 6e-6 (vq-s gradients).
  *
  * <p>Nothing here loads unless a CUDA device is asked for: the provider class touches nothing native, and the
  * libraries are opened when the backend is created. Without them that fails in one line
@@ -47,7 +48,8 @@
  * .so.12) in LD_LIBRARY_PATH, $CUDA_HOME/lib64, $CUDA_HOME/targets/x86_64-linux/lib and the system search path, or at
  * the file named by {@code -Dtessella.cuda.libcuda=}, {@code libnvrtc=}, {@code libcublas=}. Kernel cache:
  * {@code $TESSELLA_CUDA_CACHE} or ~/.cache/tessella/cuda. Matmul precision: {@link org.tessella.cuda.GemmPrecision}.
- * {@code TESSELLA_CUDA_CONV=im2col}: the explicit convolution path everywhere. {@code TESSELLA_CUDA_PROFILE=1}: device
+ * {@code TESSELLA_CUDA_CONV=im2col}: the explicit convolution path everywhere; {@code =gather}: the implicit GEMMs
+ * without channels-last copies. {@code TESSELLA_CUDA_PROFILE=1}: device
  * time per kernel and GEMM shape ({@code KernelProfiler}; {@code bench train --device cuda} prints it).
  *
  * <p>Depends on {@code tensor} and {@code backend} only (and the JDK).
