@@ -160,7 +160,8 @@ class ConvTest {
     static final Conv[] THREAD_CASES = {CASES[0], CASES[3], CASES[4], CASES[10], CASES[11], CASES[12], CASES[13],
             CASES[15], CASES[16], CASES[18], CASES[19], CASES[20], new Conv(8, 16, 16, 16, 32, 3, 1, 1, true, 20), new Conv(4, 32, 8, 8, 16, 1, 1, 0, true, 21),
             new Conv(9, 24, 16, 16, 20, 3, 1, 1, true, 24), new Conv(6, 16, 32, 32, 16, 3, 2, 1, true, 25),
-            CASES[21], CASES[22], new Conv(12, 24, 8, 8, 20, 3, 1, 1, true, 28), CASES[23]};
+            CASES[21], CASES[22], new Conv(12, 24, 8, 8, 20, 3, 1, 1, true, 28), CASES[23],
+            new Conv(24, 16, 16, 16, 1, 3, 1, 1, true, 30)}; // one output channel, weight gradient in 3 image groups
 
     /** SHA-256 over all outputs of THREAD_CASES' three passes. */
     static String hashOfCases() throws Exception {
@@ -202,6 +203,7 @@ class ConvTest {
                 Conv.Data d = cv.data();
                 WorkerPool.configure(1);
                 float[][] one = cv.run(d);
+                cv.check(d, one);
                 for (int threads : new int[]{2, 3}) {
                     WorkerPool.configure(threads);
                     float[][] more = cv.run(d);
