@@ -14,8 +14,8 @@ import org.tessella.tensor.Tensor;
  * vector unit has 16 registers) into a small tile buffer, and
  * {@link #combine} folds the tile into C. Partial tiles are zero-padded in the packs and run through the same kernel.
  * With fewer than {@link #SMALL_M} rows (inference on one token) C is computed straight from A and B. One large product
- * on several threads packs each B panel once for all threads ({@link #sharedB}), or, when its rows are few and K is
- * deep (a weight gradient), packs A and B whole and runs every K block per unit ({@link #deepK}).
+ * on several threads packs each B panel once for all threads ({@link #sharedB}), or, when K is deep (three or more K
+ * blocks: a weight gradient), packs A and B whole and runs every K block per unit ({@link #deepK}).
  *
  * <p>Determinism: every element of C is {@code acc = 0; acc = fma(a[i,k], b[k,j], acc)} for k in order within a K
  * block of the fixed depth {@link #KC}, then {@code c = acc * alpha} (first block with beta = 0) or
@@ -202,14 +202,13 @@ final class Gemm {
                     packB(b, bOff, n, k, transB, pc, kc, 0, n, r - mTiles, r - mTiles + 1, pb, panels * NR * pc);
             }
         });
-        // units (B panel, group of row tiles), row groups fastest: the largest group that still leaves eight units
-        // per thread, so that a B micro-panel serves several tiles while it is in L1/L2
+        // units (group of row tiles, B panel): the largest group that still leaves eight units per thread. A task's
+        // consecutive units share the wider operand of the two (g*MR rows of A or NR columns of B) while it is in
+        // cache, and stream the thinner one (on AVX-512 at 16 threads, 4 x 6 rows against 64 columns: row groups
+        // fastest, sharing the B panel, measured 10-30% faster than panels fastest)
         int group = 8;
         while (group > 1 && (long) ((mTiles + group - 1) / group) * panels < 8L * pool.threads()) group /= 2;
         int g = group, groups = (mTiles + g - 1) / g;
-        // stream the thinner operand: keep a unit's wider one (g*MR rows of A or NR columns of B) in cache across a
-        // task's consecutive units
-        // (measured on AVX-512 at 16 threads, 4 x 6 rows against 64 columns: row groups fastest 10-30% faster)
         boolean panelsFastest = g * MR >= NR;
         pool.parallelFor(groups * panels, 1, (s, e) -> {
             float[] tile = SCRATCH.get().tile;
