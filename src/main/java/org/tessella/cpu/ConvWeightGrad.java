@@ -52,6 +52,8 @@ final class ConvWeightGrad {
     private static final int SUB = 256;
     /** Output pixels per image group (see {@link #groups}), and the most groups. */
     private static final int GROUP_PIXELS = 2048, MAX_GROUPS = 16;
+    /** Most weights times groups (16 MB of accumulators; vq-s's widest layer, 128 x 128 x 9, keeps its 16 groups). */
+    private static final int GROUP_WEIGHTS = 1 << 22;
 
     private static final class Scratch {
         float[] xt = new float[0], acc = new float[0];
@@ -94,7 +96,7 @@ final class ConvWeightGrad {
         // Images in groups fixed by the shape alone, each with its own accumulators, summed in group order at the
         // end: enough independent work for many threads however few the channels are (vq-s's conv_out has one
         // output channel), and a thread's tiles need only its groups' images transposed.
-        int groups = groups(n, p), accLen = taps * opad * cp;
+        int groups = groups(n, p, o * c * taps), accLen = taps * opad * cp;
         float[] acc = accumulators(groups * accLen);
         // Units (group, NR input channels, MR output channels), in that order, in one task per thread: a task copies
         // only its own channels of each block of its images into its own cache-resident buffer, so x is transposed
@@ -122,11 +124,13 @@ final class ConvWeightGrad {
     }
 
     /**
-     * Image groups: about {@link #GROUP_PIXELS} output pixels each, at most {@link #MAX_GROUPS}, from the shape alone
-     * (so the bits do not depend on the thread count).
+     * Image groups: about {@link #GROUP_PIXELS} output pixels each, at most {@link #MAX_GROUPS}, and no more than
+     * {@link #GROUP_WEIGHTS} weights' worth of accumulators in all (wide layers have channel tiles enough for the
+     * threads). From the shape alone, so the bits depend on neither the thread count nor the vector width.
      */
-    static int groups(int n, int p) {
-        return Math.max(1, Math.min(n, Math.min(MAX_GROUPS, (int) ((long) n * p / GROUP_PIXELS))));
+    static int groups(int n, int p, int weights) {
+        int byPixels = (int) Math.min(MAX_GROUPS, (long) n * p / GROUP_PIXELS);
+        return Math.max(1, Math.min(n, Math.min(byPixels, GROUP_WEIGHTS / Math.max(1, weights))));
     }
 
     /**

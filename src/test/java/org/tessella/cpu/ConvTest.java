@@ -163,6 +163,16 @@ class ConvTest {
             CASES[21], CASES[22], new Conv(12, 24, 8, 8, 20, 3, 1, 1, true, 28), CASES[23],
             new Conv(24, 16, 16, 16, 1, 3, 1, 1, true, 30)}; // one output channel, weight gradient in 3 image groups
 
+    @Test
+    void weightGradientImageGroupsComeFromTheShapeAlone() {
+        assertEquals(16, ConvWeightGrad.groups(64, 1024, 64 * 64 * 9), "vq-s 32x32 layer: capped at 16 groups");
+        assertEquals(8, ConvWeightGrad.groups(64, 256, 128 * 128 * 9), "vq-s 16x16 layer: 2048 pixels a group");
+        assertEquals(2, ConvWeightGrad.groups(64, 64, 128 * 128 * 9), "vq-s 8x8 layer");
+        assertEquals(3, ConvWeightGrad.groups(3, 4096, 9), "never more groups than images");
+        assertEquals(1, ConvWeightGrad.groups(64, 1024, 512 * 512 * 9), "a wide layer keeps one set of accumulators");
+        assertEquals(1, ConvWeightGrad.groups(2, 64, 9), "few pixels: one group");
+    }
+
     /** SHA-256 over all outputs of THREAD_CASES' three passes. */
     static String hashOfCases() throws Exception {
         MessageDigest sha = MessageDigest.getInstance("SHA-256");
