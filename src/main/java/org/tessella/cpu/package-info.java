@@ -8,8 +8,9 @@
  *
  * <p>Micro-kernel tiles follow the register file ({@code VectorSupport.SIXTEEN_REGISTERS}): 6 x 4 vectors (GEMM, direct
  * convolution) and 8 x 2 (weight gradient) with 32 vector registers, 4 x 2 (5 x 2 for the weight gradient) with 16
- * (x86 below AVX-512), where the larger tiles spill an accumulator and run at half speed. (A 5 x 2 GEMM tile spilled:
- * 2x slower on Zen 3.) The tile never changes an output's fma chain.
+ * (x86 below AVX-512), where the larger tiles spill an accumulator and run at half speed. (A 5 x 2 GEMM tile spilled: C2
+ * loads all five broadcasts of a k step ahead of its fmas, 17 live vectors, so one accumulator goes to the stack, 2.5x
+ * slower on Zen 3; the weight gradient's 5-row kernel measured faster than 4 rows.) The tile never changes an output's fma chain.
  *
  * <p>Determinism: work is split by output, never by reduction, except that the convolution weight gradient sums image
  * groups fixed by the shape and adds them in order; every reduction has a fixed order independent of the
