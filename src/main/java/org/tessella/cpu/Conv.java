@@ -10,7 +10,9 @@ import org.tessella.tensor.Tensor;
 /**
  * Convolution, nearest-neighbour upsampling and average pooling, on contiguous NCHW tensors.
  *
- * <p>Convolution, with w viewed as [O, C*kh*kw] and col(x) the im2col matrix [C*kh*kw, Ho*Wo] of one image:
+ * <p>3x3 stride-1 pad-1 convolutions whose channels are multiples of 16 (vq-s's wide layers) run all three passes by
+ * Winograd's F(4x4, 3x3) ({@link Winograd}: a quarter of the multiply-adds). The others, with w viewed as
+ * [O, C*kh*kw] and col(x) the im2col matrix [C*kh*kw, Ho*Wo] of one image:
  * <ul>
  *   <li>Forward, {@code y = w @ col(x) + bias}: an implicit GEMM ({@link ConvGemm}) that never builds col: B is read
  *       straight from a padded copy of each image (or packed from it, panel by panel, for odd row widths), with the
@@ -26,7 +28,7 @@ import org.tessella.tensor.Tensor;
  *
  * <p>Determinism: every GEMM-like kernel here sums each output in a fixed order that does not depend on the thread
  * count or the vector width (see {@link Gemm}, {@link ConvGemm}, {@link ConvWeightGrad}); which path runs depends only
- * on the shapes, except where the paths do the same operations in the same order (ConvGemm's three ways to read B; the
+ * on the shapes (Winograd's rule too), except where the paths do the same operations in the same order (ConvGemm's three ways to read B; the
  * pointwise GEMM). col2im and the pooling kernels work per (image, channel) plane, each plane on one thread in a fixed
  * order; the im2col fallback adds its per-image partials in image order; the bias gradient adds pixels in eight
  * interleaved double chains (pixel index mod 8, images in order) combined pairwise, on vectors or scalars alike.
@@ -71,6 +73,7 @@ final class Conv {
         int p() { return ho * wo; }
         int hw() { return h * w; }
         boolean pointwise() { return kh == 1 && kw == 1 && stride == 1 && pad == 0; }
+        boolean winograd() { return Winograd.applies(c, o, kh, kw, stride, pad); }
         ConvGemm.Window window() { return new ConvGemm.Window(c, h, w, kh, kw, stride, pad, pad, ho, wo); }
         /** Images per chunk when each takes perImage floats of scratch. */
         int chunk(int perImage) { return (int) Math.max(1, Math.min(n, SCRATCH_FLOATS / Math.max(1L, perImage))); }
@@ -95,6 +98,11 @@ final class Conv {
             Gemm.gemm(g.n(), g.o(), g.p(), g.c(), wa, wo, 0, false, xa, xo, g.c() * g.hw(), false, ya, yo, 1f, beta);
             return;
         }
+        if (g.winograd()) {
+            Winograd.forward(xa, xo, g.n(), g.c(), g.h(), g.w(), wa, wo, g.o(),
+                    bias == null ? null : bias.floats(), bias == null ? 0 : bias.offset(), ya, yo);
+            return;
+        }
         float[] pa = ConvGemm.packRows(wa, wo, g.o(), g.ckk());
         ConvGemm.run(g.window(), g.n(), pa, g.o(), xa, xo, ya, yo,
                 bias == null ? null : bias.floats(), bias == null ? 0 : bias.offset());
@@ -104,6 +112,10 @@ final class Conv {
         Geo g = Geo.of(gx, w, gy, stride, padding);
         float[] gya = gy.floats(), wa = w.floats(), gxa = gx.floats();
         int gyo = gy.offset(), wo = w.offset(), gxo = gx.offset();
+        if (g.winograd()) {
+            Winograd.backwardInput(gya, gyo, g.n(), g.o(), g.h(), g.w(), wa, wo, g.c(), gxa, gxo);
+            return;
+        }
         if (!g.pointwise() && g.stride() == 1 && g.pad() < g.kh() && g.pad() < g.kw() && g.c() >= Gemm.MR) {
             // gx = gy convolved with the flipped, transposed weights, padding k-1-pad: an implicit GEMM as forward
             float[] pa = ConvGemm.packFlipped(wa, wo, g.o(), g.c(), g.kh(), g.kw());
@@ -135,7 +147,9 @@ final class Conv {
         float[] gya = gy.floats(), xa = x.floats(), gwa = gw.floats();
         int gyo = gy.offset(), xo = x.offset(), gwo = gw.offset();
         int op = g.o() * g.p(), chw = g.c() * g.hw();
-        if (g.c() >= TAP_MIN_CHANNELS) {
+        if (g.winograd()) {
+            Winograd.backwardWeight(gya, gyo, xa, xo, g.n(), g.c(), g.h(), g.w(), g.o(), gwa, gwo);
+        } else if (g.c() >= TAP_MIN_CHANNELS) {
             ConvWeightGrad.run(g.n(), g.c(), g.h(), g.w(), g.o(), g.kh(), g.kw(), g.stride(), g.pad(), g.ho(), g.wo(),
                     gya, gyo, xa, xo, gwa, gwo);
         } else {

@@ -35,9 +35,17 @@ class ConvTest {
     }
 
     static void assertClose(String what, double[] ref, double[] mag, float[] got) {
+        assertClose(what, ref, mag, got, 1e-5);
+    }
+
+    /** Worst error / scale seen by {@link #assertClose}, for the record. */
+    static double worst;
+
+    static void assertClose(String what, double[] ref, double[] mag, float[] got, double tol) {
         for (int i = 0; i < ref.length; i++) {
             double err = Math.abs(got[i] - ref[i]);
-            if (!(err <= 1e-5 * mag[i] + 1e-30))
+            worst = Math.max(worst, err / (mag[i] + 1e-30));
+            if (!(err <= tol * mag[i] + 1e-30))
                 fail(what + " at " + i + ": got " + got[i] + ", want " + ref[i] + " (error " + err + ", scale " + mag[i] + ")");
         }
     }
@@ -45,6 +53,7 @@ class ConvTest {
     /** One convolution problem with naive double-precision references for all three passes. */
     record Conv(int n, int c, int h, int w, int o, int k, int stride, int pad, boolean bias, long seed) {
         int ho() { return (h + 2 * pad - k) / stride + 1; }
+        boolean winograd() { return Winograd.applies(c, o, k, k, stride, pad); }
         int wo() { return (w + 2 * pad - k) / stride + 1; }
 
         @Override public String toString() {
@@ -111,9 +120,11 @@ class ConvTest {
                                         gwm[wi] += Math.abs(g * d.x[xi]);
                                     }
                         }
-            assertClose(this + " forward", y, ym, got[0]);
-            assertClose(this + " input gradient", gx, gxm, got[1]);
-            assertClose(this + " weight gradient", gw, gwm, got[2]);
+            // Winograd F(4x4, 3x3) rounds more than a direct sum (transforms scale by up to 8 and 1/24)
+            double tol = winograd() ? WINOGRAD_TOLERANCE : 1e-5;
+            assertClose(this + " forward", y, ym, got[0], tol);
+            assertClose(this + " input gradient", gx, gxm, got[1], tol);
+            assertClose(this + " weight gradient", gw, gwm, got[2], tol);
             if (bias) assertClose(this + " bias gradient", gb, gbm, got[3]);
         }
     }
@@ -146,13 +157,24 @@ class ConvTest {
             new Conv(3, 10, 4, 4, 9, 3, 1, 1, true, 26),    // 4-pixel rows (vq-s16's 4x4 stage), shifted copy
             new Conv(2, 6, 9, 7, 4, 3, 1, 0, true, 27),     // shifted copy without padding (rows of 5)
             new Conv(2, 136, 8, 8, 7, 3, 1, 1, true, 29),   // depth 1224: more than one K block; a last tile of one row
+            // Winograd F(4x4, 3x3): channels multiples of 16, 3x3 stride 1 pad 1
+            new Conv(3, 16, 9, 7, 32, 3, 1, 1, true, 31),   // partial tiles at the bottom and right edges
+            new Conv(5, 64, 12, 12, 64, 3, 1, 1, true, 32), // 45 tiles: two blocks, the second partial
+            new Conv(2, 16, 4, 4, 48, 3, 1, 1, false, 33),  // one tile per image; 48 outputs: a partial vector tile
+            new Conv(20, 32, 8, 8, 16, 3, 1, 1, true, 34),  // weight gradient in 16 image groups of 1-2 images
+            new Conv(2, 128, 8, 8, 128, 3, 1, 1, true, 35), // vq-s's widest layer at its smallest size
     };
+
+    /** Error bound of the Winograd cases, relative to the sum of the magnitudes of each output's terms. */
+    static final double WINOGRAD_TOLERANCE = 2e-5;
 
     @Test
     void convolutionMatchesNaiveLoops() {
         for (Conv cv : CASES) {
             Conv.Data d = cv.data();
+            worst = 0;
             cv.check(d, cv.run(d));
+            System.out.printf("%s: worst error / scale %.2e%n", cv, worst);
         }
     }
 
@@ -161,7 +183,8 @@ class ConvTest {
             CASES[15], CASES[16], CASES[18], CASES[19], CASES[20], new Conv(8, 16, 16, 16, 32, 3, 1, 1, true, 20), new Conv(4, 32, 8, 8, 16, 1, 1, 0, true, 21),
             new Conv(9, 24, 16, 16, 20, 3, 1, 1, true, 24), new Conv(6, 16, 32, 32, 16, 3, 2, 1, true, 25),
             CASES[21], CASES[22], new Conv(12, 24, 8, 8, 20, 3, 1, 1, true, 28), CASES[23],
-            new Conv(24, 16, 16, 16, 1, 3, 1, 1, true, 30)}; // one output channel, weight gradient in 3 image groups
+            new Conv(24, 16, 16, 16, 1, 3, 1, 1, true, 30), // one output channel, weight gradient in 3 image groups
+            CASES[24], CASES[25], CASES[26], CASES[27], CASES[28]}; // Winograd: edges, blocks, partial tiles, groups
 
     @Test
     void weightGradientImageGroupsComeFromTheShapeAlone() {
@@ -171,6 +194,21 @@ class ConvTest {
         assertEquals(3, ConvWeightGrad.groups(3, 4096, 9), "never more groups than images");
         assertEquals(1, ConvWeightGrad.groups(64, 1024, 512 * 512 * 9), "a wide layer keeps one set of accumulators");
         assertEquals(1, ConvWeightGrad.groups(2, 64, 9), "few pixels: one group");
+    }
+
+    @Test
+    void winogradRunsByShapeAloneWithGroupsFromTheShape() {
+        if (!Winograd.ENABLED) return; // -Dtessella.cpu.winograd=false: the direct kernels run instead
+        assertEquals(true, Winograd.applies(64, 64, 3, 3, 1, 1), "vq-s's 3x3 layers");
+        assertEquals(false, Winograd.applies(64, 1, 3, 3, 1, 1), "one output channel (conv_out)");
+        assertEquals(false, Winograd.applies(1, 64, 3, 3, 1, 1), "one input channel (conv_in)");
+        assertEquals(false, Winograd.applies(64, 64, 3, 3, 2, 1), "stride 2");
+        assertEquals(false, Winograd.applies(24, 64, 3, 3, 1, 1), "channels not a multiple of 16");
+        assertEquals(false, Winograd.applies(64, 64, 1, 1, 1, 0), "1x1");
+        assertEquals(16, Winograd.groups(64, 64, 64), "vq-s 64-channel layers: 16 groups");
+        assertEquals(7, Winograd.groups(64, 128, 128), "128 x 128: accumulators capped at 16 MB");
+        assertEquals(3, Winograd.groups(3, 16, 16), "never more groups than images");
+        assertEquals(1, Winograd.groups(64, 512, 512), "a wide layer keeps one set of accumulators");
     }
 
     /** SHA-256 over all outputs of THREAD_CASES' three passes. */

@@ -61,8 +61,10 @@ class VqTokenizerTest {
             assertArrayEquals(o.quant().indices().toIntArray(), idx.toIntArray());
             for (int k : idx.toIntArray()) assertTrue(k >= 0 && k < 1024);
             try (var ignored = Tape.noGrad()) {
-                // decoding the same indices gives the same images as the forward pass
-                assertArrayEquals(o.reconstruction().toFloatArray(), t.decodeIndices(idx).toFloatArray(), 1e-5f);
+                // decoding the same indices gives the same images as the forward pass, up to rounding: the forward
+                // pass decodes the straight-through z + (q - z), which differs from q in the last bits, and the
+                // decoder's Winograd convolutions amplify that more than direct sums do (1.2e-5 seen)
+                assertArrayEquals(o.reconstruction().toFloatArray(), t.decodeIndices(idx).toFloatArray(), 1e-4f);
             }
         }
     }
