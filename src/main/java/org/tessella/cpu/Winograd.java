@@ -197,33 +197,49 @@ final class Winograd {
      * copy stays in cache for the transforms that read it (neighbouring bands share two rows, copied twice).
      */
     private static void copyBands(float[] src, int off, int ch, Tiles g, int band0, int band1, float[] buf, float[] t) {
-        int h = g.h(), w = g.w(), wp = g.wp(), hw = h * w, rowSize = wp * ch;
-        for (int band = band0, d = 0; band <= band1; band++) {
+        int h = g.h(), w = g.w(), wp = g.wp(), hw = h * w, rowSize = wp * ch, k = rowsPerRun(w);
+        for (int band = band0, db = 0; band <= band1; band++, db += 6 * rowSize) {
             int img = band / g.th(), top = band % g.th() * 4 - 1;
-            for (int rr = 0; rr < 6; rr++, d += rowSize) {
-                int r = top + rr;
+            for (int rr = 0; rr < 6; ) {
+                int r = top + rr, d = db + rr * rowSize, line = off + img * ch * hw + r * w;
                 if (r < 0 || r >= h) {
                     java.util.Arrays.fill(buf, d, d + rowSize, 0f);
+                    rr++;
                     continue;
                 }
-                java.util.Arrays.fill(buf, d, d + ch, 0f);
-                java.util.Arrays.fill(buf, d + (w + 1) * ch, d + rowSize, 0f);
-                int line = off + img * ch * hw + r * w;
-                if (w % VL == 0) { // VL x VL blocks (VL channels by VL pixels) transposed in vectors
-                    for (int q0 = 0; q0 < w; q0 += VL)
-                        for (int c0 = 0; c0 < ch; c0 += VL) {
-                            for (int i = 0; i < VL; i++)
-                                FloatVector.fromArray(S, src, line + (c0 + i) * hw + q0).intoArray(t, i * VL);
-                            transpose(t);
-                            for (int j = 0, o = d + (q0 + 1) * ch + c0; j < VL; j++, o += ch)
-                                FloatVector.fromArray(S, t, j * VL).intoArray(buf, o);
-                        }
-                } else {
+                // rows as runs of VL pixels: one row's VL-pixel pieces, or k whole rows (short rows) at once
+                int rows = k == 1 ? 1 : k > 1 && rr + k <= 6 && r + k <= h ? k : 0;
+                for (int i = 0; i < Math.max(1, rows); i++) {
+                    java.util.Arrays.fill(buf, d + i * rowSize, d + i * rowSize + ch, 0f);
+                    java.util.Arrays.fill(buf, d + i * rowSize + (w + 1) * ch, d + (i + 1) * rowSize, 0f);
+                }
+                if (rows == 0) { // a row that is no whole number of vectors, nor part of a run
                     for (int c = 0; c < ch; c++)
                         for (int q = 0, o = d + ch + c, sp = line + c * hw; q < w; q++) buf[o + q * ch] = src[sp + q];
+                    rr++;
+                    continue;
                 }
+                for (int p0 = 0; p0 < rows * w; p0 += VL) // pixel p of the run: row p / w, column p % w
+                    for (int c0 = 0; c0 < ch; c0 += VL) {
+                        for (int i = 0; i < VL; i++)
+                            FloatVector.fromArray(S, src, line + (c0 + i) * hw + p0).intoArray(t, i * VL);
+                        transpose(t);
+                        for (int j = 0; j < VL; j++) {
+                            int p = p0 + j;
+                            FloatVector.fromArray(S, t, j * VL).intoArray(buf, d + p / w * rowSize + (p % w + 1) * ch + c0);
+                        }
+                    }
+                rr += rows;
             }
         }
+    }
+
+    /**
+     * Image rows per run of VL pixels in the layout copies: 1 where a row is whole vectors, VL / w where w divides the
+     * vector length (several short rows, contiguous in NCHW, make one vector), else 0 (scalar copies).
+     */
+    private static int rowsPerRun(int w) {
+        return w % VL == 0 ? 1 : VL % w == 0 && w % 4 == 0 ? VL / w : 0;
     }
 
     /**
@@ -404,24 +420,28 @@ final class Winograd {
      * rows and columns inside the image only: VL x VL blocks transposed in vectors where rows are whole vectors.
      */
     private static void storeBands(float[] yb, Tiles g, int band0, int band1, int m, float[] out, int outOff, float[] t) {
-        int h = g.h(), w = g.w(), hw = h * w, ldy = 4 * g.tw() * m;
+        int h = g.h(), w = g.w(), hw = h * w, ldy = 4 * g.tw() * m, k = rowsPerRun(w);
         for (int band = band0; band <= band1; band++) {
             int img = band / g.th(), top = band % g.th() * 4;
-            for (int r = 0; r < 4 && top + r < h; r++) {
+            for (int r = 0; r < 4 && top + r < h; ) {
                 int sr = ((band - band0) * 4 + r) * ldy, dst = outOff + img * m * hw + (top + r) * w;
-                if (w % VL == 0) {
-                    for (int q0 = 0; q0 < w; q0 += VL)
-                        for (int c0 = 0; c0 < m; c0 += VL) {
-                            for (int i = 0; i < VL; i++)
-                                FloatVector.fromArray(S, yb, sr + (q0 + i) * m + c0).intoArray(t, i * VL);
-                            transpose(t);
-                            for (int j = 0; j < VL; j++)
-                                FloatVector.fromArray(S, t, j * VL).intoArray(out, dst + (c0 + j) * hw + q0);
-                        }
-                } else {
+                // runs of VL pixels as in copyBands (with w a multiple of 4, output rows are contiguous in yb too)
+                int rows = k == 1 ? 1 : k > 1 && r + k <= 4 && top + r + k <= h ? k : 0;
+                if (rows == 0) {
                     for (int c = 0; c < m; c++)
                         for (int q = 0, d = dst + c * hw; q < w; q++) out[d + q] = yb[sr + q * m + c];
+                    r++;
+                    continue;
                 }
+                for (int p0 = 0; p0 < rows * w; p0 += VL)
+                    for (int c0 = 0; c0 < m; c0 += VL) {
+                        for (int i = 0; i < VL; i++)
+                            FloatVector.fromArray(S, yb, sr + (p0 + i) * m + c0).intoArray(t, i * VL);
+                        transpose(t);
+                        for (int j = 0; j < VL; j++)
+                            FloatVector.fromArray(S, t, j * VL).intoArray(out, dst + (c0 + j) * hw + p0);
+                    }
+                r += rows;
             }
         }
     }
