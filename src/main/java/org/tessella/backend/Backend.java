@@ -34,6 +34,12 @@ public interface Backend {
      */
     default void synchronize() {}
 
+    /**
+     * Runs body, on the calling thread, with this backend's reference kernels where it also has faster, less exact
+     * ones (the CPU: direct convolutions instead of Winograd F(4x4, 3x3)): what checks of other backends compare with.
+     */
+    default <T> T withReferenceKernels(java.util.function.Supplier<T> body) { return body.get(); }
+
     // ---- data movement -------------------------------------------------------------------------------------------
 
     void fill(Tensor out, float value);

@@ -35,7 +35,8 @@ import jdk.incubator.vector.VectorSpecies;
  * transformed product is one fma chain over channels in order (forward) or over the group's tiles in order (weight
  * gradient), however tiles are blocked; the weight gradient's image groups are fixed by the shape and added in group
  * order. So the bits do not depend on the thread count or the vector width. {@code -Dtessella.cpu.winograd=false}
- * turns the path off (the direct kernels then run: other bits).
+ * turns the path off (the direct kernels then run: other bits), and {@link CpuBackend#withReferenceKernels} does so
+ * for one thread's calls: the reference that other backends' checks compare with.
  */
 final class Winograd {
     private Winograd() {}
@@ -64,10 +65,13 @@ final class Winograd {
             {1 / 4.0, 0, 0}, {-1 / 6.0, -1 / 6.0, -1 / 6.0}, {-1 / 6.0, 1 / 6.0, -1 / 6.0},
             {1 / 24.0, 1 / 12.0, 1 / 6.0}, {1 / 24.0, -1 / 12.0, 1 / 6.0}, {0, 0, 1}};
 
+    /** Threads that asked for the direct kernels ({@link CpuBackend#withReferenceKernels}). */
+    static final ThreadLocal<boolean[]> DIRECT = ThreadLocal.withInitial(() -> new boolean[1]);
+
     /** Whether a convolution with these channels, kernel, stride and padding runs here. */
     static boolean applies(int c, int o, int kh, int kw, int stride, int pad) {
         return ENABLED && kh == 3 && kw == 3 && stride == 1 && pad == 1
-                && c % CHANNEL_MULTIPLE == 0 && o % CHANNEL_MULTIPLE == 0;
+                && c % CHANNEL_MULTIPLE == 0 && o % CHANNEL_MULTIPLE == 0 && !DIRECT.get()[0];
     }
 
     /** Tile geometry of an h x w plane: th x tw tiles, the padded copy hp x wp. */

@@ -145,9 +145,11 @@ final class CudaChecks {
         String[] convOps = {"conv2d", "conv2dBackwardInput", "conv2dBackwardWeight (+ bias)"};
         for (int op = 0; op < 3; op++) {
             int which = op;
+            // against the CPU's direct kernels (its default Winograd path for 3x3 stride 1 rounds about 20x more)
             c.add(new Check(convOps[op] + " fp32 (3x3 s1 p1, 3x3 s2 p1, 1x1, 2x2 s2, 4x4 s2 p1, tile tails)", FP32,
-                    () -> convolutions(GemmPrecision.FP32)[which]));
-            c.add(new Check(convOps[op] + " tf32 (normwise)", REDUCED, () -> convolutions(GemmPrecision.TF32)[which]));
+                    () -> cpu.withReferenceKernels(() -> convolutions(GemmPrecision.FP32))[which]));
+            c.add(new Check(convOps[op] + " tf32 (normwise)", REDUCED,
+                    () -> cpu.withReferenceKernels(() -> convolutions(GemmPrecision.TF32))[which]));
         }
         c.add(new Check("upsampleNearest/avgPool2d + backward", FP32, this::resampling));
         c.add(new Check("attention + backward (causal, KV-cache shape, non-causal)", FP32, this::attentions));

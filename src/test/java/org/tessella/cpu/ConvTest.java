@@ -211,6 +211,19 @@ class ConvTest {
         assertEquals(1, Winograd.groups(64, 512, 512), "a wide layer keeps one set of accumulators");
     }
 
+    @Test
+    void referenceKernelsRunTheDirectSums() {
+        Conv cv = CASES[25]; // 64 channels, 12 x 12: Winograd by default
+        Conv.Data d = cv.data();
+        float[][] wino = cv.run(d), direct = B.withReferenceKernels(() -> cv.run(d));
+        worst = 0;
+        cv.check(d, direct);
+        assertEquals(true, worst < 1e-6, "the reference kernels are the direct sums (worst error / scale " + worst + ")");
+        if (Winograd.ENABLED)
+            assertEquals(false, java.util.Arrays.equals(wino[0], direct[0]), "Winograd and direct outputs should differ in their last bits");
+        assertEquals(false, Winograd.DIRECT.get()[0], "the override ends with the call");
+    }
+
     /** SHA-256 over all outputs of THREAD_CASES' three passes. */
     static String hashOfCases() throws Exception {
         MessageDigest sha = MessageDigest.getInstance("SHA-256");
