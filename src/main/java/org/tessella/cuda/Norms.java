@@ -6,7 +6,8 @@ import org.tessella.tensor.Tensor;
 /**
  * LayerNorm, RMSNorm and GroupNorm, forward and backward, on contiguous tensors (norms.cu): a block per row (or
  * group) for the statistics and the input gradient, then the weight and bias gradients as sums over rows in a fixed
- * order (one thread per column; for GroupNorm a block per channel and chunk of images, then the chunks in order).
+ * order (a thread per column and chunk of 32 rows, then the chunks in order; for GroupNorm a block per channel and
+ * chunk of images, then the chunks in order).
  */
 final class Norms {
     private static final String M = "norms";
@@ -48,10 +49,21 @@ final class Norms {
         paramGrads(x, gy, null, rstd, rows, d, gWeight, null);
     }
 
+    /**
+     * gw, gb = sums over rows, in two stages: row chunks (32 rows each, at most 256 chunks: a function of the shape
+     * alone, so the order of the sums is too), then the chunks in order.
+     */
     private void paramGrads(Tensor x, Tensor gy, Tensor mean, Tensor rstd, int rows, int d, Tensor gw, Tensor gb) {
         if (gw == null && gb == null) return;
-        be.launch(be.kernel(M, "norm_param_grads"), d, KernelArgs.begin().i32(rows).i32(d).ptr(be.ptr(x))
-                .ptr(be.ptr(gy)).ptr(ptr(mean)).ptr(be.ptr(rstd)).ptr(ptr(gw)).ptr(ptr(gb)));
+        int chunks = Math.max(1, Math.min(256, rows / 32));
+        Tensor partial = be.scratch(DType.F32, 2, chunks, d);
+        long pw = be.ptr(partial), pb = pw + 4L * chunks * d;
+        be.launch(be.kernel(M, "norm_param_partials"), d * chunks, KernelArgs.begin().i32(rows).i32(d).i32(chunks)
+                .ptr(be.ptr(x)).ptr(be.ptr(gy)).ptr(ptr(mean)).ptr(be.ptr(rstd)).ptr(gw == null ? 0L : pw)
+                .ptr(gb == null ? 0L : pb));
+        be.launch(be.kernel(M, "norm_param_grads"), d, KernelArgs.begin().i32(d).i32(chunks).ptr(pw).ptr(pb)
+                .ptr(ptr(gw)).ptr(ptr(gb)));
+        be.release(partial);
     }
 
     void groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor y, Tensor mean, Tensor rstd) {

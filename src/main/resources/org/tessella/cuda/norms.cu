@@ -90,16 +90,34 @@ extern "C" __global__ void rms_norm_backward(int rows, int d, const float* x, co
     }
 }
 
-// gw[j] = sum over rows of gy * (x - mean[r]) * rstd[r] (mean null: RMSNorm), gb[j] = sum of gy; either may be null.
-extern "C" __global__ void norm_param_grads(int rows, int d, const float* x, const float* gy, const float* mean,
-                                            const float* rstd, float* gw, float* gb) {
-    TS_FOR(j, d) {
+// The weight and bias gradients of LayerNorm / RMSNorm, first stage: for chunk k of rows (rows k*per .. in order) and
+// column j, pw[k*d + j] = sum of gy * (x - mean[r]) * rstd[r] (mean null: RMSNorm), pb[k*d + j] = sum of gy.
+// Consecutive threads take consecutive columns, so each row's loads coalesce; chunks x d threads fill the GPU where
+// one thread per column (d of them, each 4096 rows long) ran 395 us per call on gpt-m.
+extern "C" __global__ void norm_param_partials(int rows, int d, int chunks, const float* x, const float* gy,
+                                               const float* mean, const float* rstd, float* pw, float* pb) {
+    int per = (rows + chunks - 1) / chunks;
+    TS_FOR(i, d * chunks) {
+        int k = i / d, j = i - k * d, r1 = min(rows, (k + 1) * per);
         float sw = 0.f, sb = 0.f;
-        for (int r = 0; r < rows; r++) {
+        for (int r = k * per; r < r1; r++) {
             long long o = (long long) r * d + j;
             float g = gy[o];
-            if (gw != 0) sw = fmaf(g, (x[o] - (mean != 0 ? mean[r] : 0.f)) * rstd[r], sw);
+            if (pw != 0) sw = fmaf(g, (x[o] - (mean != 0 ? mean[r] : 0.f)) * rstd[r], sw);
             sb += g;
+        }
+        if (pw != 0) pw[i] = sw;
+        if (pb != 0) pb[i] = sb;
+    }
+}
+
+// Second stage: gw[j], gb[j] = the chunks' partial sums added in chunk order (either output may be null).
+extern "C" __global__ void norm_param_grads(int d, int chunks, const float* pw, const float* pb, float* gw, float* gb) {
+    TS_FOR(j, d) {
+        float sw = 0.f, sb = 0.f;
+        for (int k = 0; k < chunks; k++) {
+            if (gw != 0) sw += pw[k * d + j];
+            if (gb != 0) sb += pb[k * d + j];
         }
         if (gw != 0) gw[j] = sw;
         if (gb != 0) gb[j] = sb;
