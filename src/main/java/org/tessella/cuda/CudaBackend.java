@@ -378,6 +378,13 @@ public final class CudaBackend implements Backend {
 
     // ---- optimizer -----------------------------------------------------------------------------------------------
 
+    @Override public void adamw(List<Tensor> params, List<Tensor> grads, List<Tensor> m, List<Tensor> v, float lr,
+                                float beta1, float beta2, float eps, float[] weightDecay, float c1, float c2) {
+        elementwise.adamwAll(params, grads, m, v, lr, beta1, beta2, eps, weightDecay, c1, c2);
+    }
+
+    @Override public void scale(List<Tensor> xs, float s) { elementwise.scaleAll(xs, s); }
+
     @Override public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
                                 float eps, float weightDecay, float c1, float c2) {
         elementwise.adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, c1, c2);

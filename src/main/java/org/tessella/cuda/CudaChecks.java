@@ -156,6 +156,7 @@ final class CudaChecks {
         c.add(new Check("rope (strided tables, inverse)", FP32, this::rope));
         c.add(new Check("randomUniform/randomNormal", 1e-6, this::randomness));
         c.add(new Check("adamw", FP32, this::adamw));
+        c.add(new Check("scale + adamw of many tensors (chunked, one launch each)", FP32, this::adamwMany));
         c.add(new Check("5 training steps of an MLP (workspace, AdamW): losses", FP32, this::trainingSteps));
         return c;
     }
@@ -589,6 +590,34 @@ final class CudaChecks {
             gpu.adamw(dp, dg, dm, dv, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, c1, c2);
         }
         return max(rel(dp, p), rel(dm, m), rel(dv, v));
+    }
+
+    /**
+     * The many-tensor forms, {@code scale(list)} then {@code adamw(list)} with a weight decay per tensor, on tensors of
+     * several sizes (one past the GPU's 16,384-element chunks, one of a single element), against the CPU's.
+     */
+    double adamwMany() {
+        int[] sizes = {10_007, 1, 40_000, 300};
+        List<Tensor> p = new ArrayList<>(), g = new ArrayList<>(), m = new ArrayList<>(), v = new ArrayList<>();
+        List<Tensor> dp = new ArrayList<>(), dg = new ArrayList<>(), dm = new ArrayList<>(), dv = new ArrayList<>();
+        for (int i = 0; i < sizes.length; i++) {
+            int n = sizes[i], seed = 1600 + 4 * i;
+            p.add(rand(seed, -1, 1, n)); g.add(rand(seed + 1, -1, 1, n));
+            m.add(rand(seed + 2, -0.1f, 0.1f, n)); v.add(rand(seed + 3, 0, 0.01f, n));
+            dp.add(up(p.get(i))); dg.add(up(g.get(i))); dm.add(up(m.get(i))); dv.add(up(v.get(i)));
+        }
+        float[] decay = {0.01f, 0f, 0.1f, 0.01f};
+        cpu.scale(g, 0.5f);
+        gpu.scale(dg, 0.5f);
+        for (int step = 1; step <= 3; step++) {
+            float c1 = 1 - (float) Math.pow(0.9, step), c2 = 1 - (float) Math.pow(0.999, step);
+            cpu.adamw(p, g, m, v, 1e-3f, 0.9f, 0.999f, 1e-8f, decay, c1, c2);
+            gpu.adamw(dp, dg, dm, dv, 1e-3f, 0.9f, 0.999f, 1e-8f, decay, c1, c2);
+        }
+        double err = 0;
+        for (int i = 0; i < sizes.length; i++)
+            err = max(err, max(rel(dg.get(i), g.get(i)), max(rel(dp.get(i), p.get(i)), max(rel(dm.get(i), m.get(i)), rel(dv.get(i), v.get(i))))));
+        return err;
     }
 
     /**

@@ -184,6 +184,42 @@ extern "C" __global__ void adamw(int n, float* p, const float* g, float* m, floa
     }
 }
 
+// adamw over many tensors in one launch: a block per chunk of one tensor; table entry c is 6 int64s (param, grad, m,
+// v addresses of the chunk's first element, its length, the tensor's decay as float bits). Each element gets the same
+// operations as in adamw above.
+extern "C" __global__ void adamw_chunks(int chunks, const long long* table, float beta1, float beta2, float eps,
+                                        float step, float invC2) {
+    float ob1 = 1.f - beta1, ob2 = 1.f - beta2;
+    for (int c = blockIdx.x; c < chunks; c += gridDim.x) {
+        const long long* e = table + 6 * c;
+        float* p = (float*) e[0];
+        const float* g = (const float*) e[1];
+        float* m = (float*) e[2];
+        float* v = (float*) e[3];
+        int n = (int) e[4];
+        float decay = __int_as_float((int) e[5]);
+        for (int i = threadIdx.x; i < n; i += blockDim.x) {
+            float gi = g[i];
+            float mi = m[i] * beta1 + gi * ob1;
+            float vi = v[i] * beta2 + gi * gi * ob2;
+            m[i] = mi;
+            v[i] = vi;
+            float denom = sqrtf(vi * invC2) + eps;
+            p[i] = p[i] * decay - mi * step / denom;
+        }
+    }
+}
+
+// x *= s over many tensors in one launch (gradient clipping), as affine with shift 0: table entry c is 2 int64s (the
+// chunk's address and length).
+extern "C" __global__ void scale_chunks(int chunks, const long long* table, float s) {
+    for (int c = blockIdx.x; c < chunks; c += gridDim.x) {
+        float* x = (float*) table[2 * c];
+        int n = (int) table[2 * c + 1];
+        for (int i = threadIdx.x; i < n; i += blockDim.x) x[i] = fmaf(x[i], s, 0.f);
+    }
+}
+
 // float32 -> bfloat16 (round to nearest even; NaN stays NaN), for cuBLAS's BF16 GEMM inputs.
 extern "C" __global__ void to_bf16(int n, const float* x, unsigned short* y) {
     TS_FOR(i, n) {
