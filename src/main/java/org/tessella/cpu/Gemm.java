@@ -279,7 +279,8 @@ final class Gemm {
             int bo = pbOff + jr / NR * kc * NR;
             for (int ir = 0; ir < mc; ir += MR) {
                 int rows = Math.min(MR, mc - ir);
-                kernel(kc, pa, paOff + ir / MR * kc * MR, pb, bo, tile);
+                if (!VectorSupport.SIXTEEN_REGISTERS && cols <= NR / 2) kernel6x2(kc, pa, paOff + ir / MR * kc * MR, pb, bo, tile);
+                else kernel(kc, pa, paOff + ir / MR * kc * MR, pb, bo, tile);
                 int co = cOff + ir * ldc + jr;
                 for (int r = 0; r < rows; r++) combine(tile, r * NR, c, co + r * ldc, cols, alpha, beta);
             }
@@ -354,6 +355,38 @@ final class Gemm {
         c42.intoArray(t, 4 * NR + 2 * VL); c43.intoArray(t, 4 * NR + 3 * VL);
         c50.intoArray(t, 5 * NR); c51.intoArray(t, 5 * NR + VL);
         c52.intoArray(t, 5 * NR + 2 * VL); c53.intoArray(t, 5 * NR + 3 * VL);
+    }
+
+    /**
+     * {@link #kernel6x4} for a panel whose columns fit in its first two vectors (gpt-s's 32-wide heads under 16 lanes):
+     * the same fma chains for those columns, half the work (the full tile computed the empty half too).
+     */
+    private static void kernel6x2(int kc, float[] pa, int ao, float[] pb, int bo, float[] t) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int ai = ao + p * MR, bi = bo + p * NR;
+            FloatVector b0 = FloatVector.fromArray(S, pb, bi), b1 = FloatVector.fromArray(S, pb, bi + VL);
+            FloatVector x = FloatVector.broadcast(S, pa[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(S, pa[ai + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(S, pa[ai + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(S, pa[ai + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(S, pa[ai + 4]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(S, pa[ai + 5]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+        }
+        c00.intoArray(t, 0); c01.intoArray(t, VL);
+        c10.intoArray(t, NR); c11.intoArray(t, NR + VL);
+        c20.intoArray(t, 2 * NR); c21.intoArray(t, 2 * NR + VL);
+        c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + VL);
+        c40.intoArray(t, 4 * NR); c41.intoArray(t, 4 * NR + VL);
+        c50.intoArray(t, 5 * NR); c51.intoArray(t, 5 * NR + VL);
     }
 
     /**
