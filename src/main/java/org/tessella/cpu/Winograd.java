@@ -74,11 +74,11 @@ final class Winograd {
                 && c % CHANNEL_MULTIPLE == 0 && o % CHANNEL_MULTIPLE == 0 && !DIRECT.get()[0];
     }
 
-    /** Tile geometry of an h x w plane: th x tw tiles, the padded copy hp x wp. */
-    private record Tiles(int n, int h, int w, int th, int tw, int hp, int wp) {
+    /** Tile geometry of an h x w plane: th x tw tiles; a band (a tile row's 6 padded rows) is wp pixels wide. */
+    private record Tiles(int n, int h, int w, int th, int tw, int wp) {
         static Tiles of(int n, int h, int w) {
             int th = (h + 3) / 4, tw = (w + 3) / 4;
-            return new Tiles(n, h, w, th, tw, 4 * th + 2, 4 * tw + 2);
+            return new Tiles(n, h, w, th, tw, 4 * tw + 2);
         }
         int count() { return n * th * tw; }
         int perImage() { return th * tw; }
@@ -102,7 +102,7 @@ final class Winograd {
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
-    /** The calling thread's large buffers (padded copies, transformed weights, accumulators), grown as needed. */
+    /** The calling thread's large buffers (slot 2 the accumulators, 3 the transformed weights), grown as needed. */
     private static final ThreadLocal<float[][]> CALLER = ThreadLocal.withInitial(() -> new float[4][0]);
 
     /** Floats past the end of every buffer a kernel reads, for the partial tiles' over-reads. */
