@@ -152,33 +152,42 @@ final class Winograd {
                     accumulateBlock(x, xOff, gy, gyOff, c, o, g, b0, Math.min(g.bt(), t1 - b0), acc, accOff, sc);
             }
         });
-        // gw[o][c] = G^T S G, S = the sum over groups, in group order, of each group's S[xi][c][o]
+        // gw[o][c] = G^T S G, S = the sum over groups, in group order, of each group's S[xi][c][o]; the transform on
+        // vectors of output channels (float fma chains in a fixed order: the same on every lane and vector width)
         WorkerPool.global().parallelFor(c, Math.max(1, 1024 / o), (s, e) -> {
-            float[] rows = new float[XI * o];
-            double[] t = new double[18];
+            float[] rows = new float[XI * o], t = new float[18 * VL], out = new float[9 * VL];
             for (int ch = s; ch < e; ch++) {
                 for (int xi = 0; xi < XI; xi++) {
                     int src = (xi * c + ch) * o;
                     System.arraycopy(acc, src, rows, xi * o, o);
                     for (int q = 1; q < groups; q++) addTo(acc, (int) (q * per) + src, rows, xi * o, o);
                 }
-                for (int oc = 0; oc < o; oc++) {
+                for (int o0 = 0; o0 < o; o0 += VL) {
                     for (int a = 0; a < 3; a++) // t = G^T S (3 x 6)
                         for (int j = 0; j < 6; j++) {
-                            double v = 0;
-                            for (int i = 0; i < 6; i++) v += G[i][a] * rows[(i * 6 + j) * o + oc];
-                            t[a * 6 + j] = v;
+                            FloatVector v = FloatVector.zero(S);
+                            for (int i = 0; i < 6; i++) v = FloatVector.fromArray(S, rows, (i * 6 + j) * o + o0).fma(FloatVector.broadcast(S, GF[i][a]), v);
+                            v.intoArray(t, (a * 6 + j) * VL);
                         }
-                    int d = gwOff + (oc * c + ch) * 9;
-                    for (int a = 0; a < 3; a++)
+                    for (int a = 0; a < 3; a++) // gw = t G (3 x 3)
                         for (int b = 0; b < 3; b++) {
-                            double v = 0;
-                            for (int j = 0; j < 6; j++) v += t[a * 6 + j] * G[j][b];
-                            gw[d + a * 3 + b] = (float) v;
+                            FloatVector v = FloatVector.zero(S);
+                            for (int j = 0; j < 6; j++) v = FloatVector.fromArray(S, t, (a * 6 + j) * VL).fma(FloatVector.broadcast(S, GF[j][b]), v);
+                            v.intoArray(out, (a * 3 + b) * VL);
                         }
+                    for (int l = 0; l < VL; l++) {
+                        int d = gwOff + ((o0 + l) * c + ch) * 9;
+                        for (int ab = 0; ab < 9; ab++) gw[d + ab] = out[ab * VL + l];
+                    }
                 }
             }
         });
+    }
+
+    /** G in float, for the weight gradient's back-transform. */
+    private static final float[][] GF = new float[6][3];
+    static {
+        for (int i = 0; i < 6; i++) for (int a = 0; a < 3; a++) GF[i][a] = (float) G[i][a];
     }
 
     /** {@code dst[d + i] += src[s + i]} for i in [0, len), len a multiple of the vector length. */
