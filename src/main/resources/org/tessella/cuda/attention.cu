@@ -160,6 +160,11 @@ extern "C" __global__ void attention_backward_kv(int keyRows, int tq, int sk, in
 // warp reduction per key.
 #define TS_ATT_TILE 64
 
+// src [rows, cols] (contiguous) into shared dst with rows cols + 1 apart (the padding against bank conflicts).
+__device__ __forceinline__ void ts_att_load(float* dst, const float* src, int rows, int cols) {
+    for (int i = threadIdx.x; i < rows * cols; i += blockDim.x) dst[i / cols * (cols + 1) + i % cols] = src[i];
+}
+
 // Shared floats of the forward tile kernel: q, k, v and the scores, rows padded by one against bank conflicts.
 __device__ __forceinline__ int ts_att_fwd_floats(int tq, int sk, int d, int dv) {
     return tq * (d + 1) + sk * (d + 1) + sk * (dv + 1) + tq * (sk + 1) + 2 * tq;
@@ -177,12 +182,9 @@ extern "C" __global__ void attention_forward_tile(int pairs, int tq, int sk, int
     float* sL = sM + tq;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     for (int p = blockIdx.x; p < pairs; p += gridDim.x) {
-        const float* qb = q + (long long) p * tq * d;
-        const float* kb = k + (long long) p * sk * d;
-        const float* vb = v + (long long) p * sk * dv;
-        for (int i = threadIdx.x; i < tq * d; i += blockDim.x) sQ[i / d * (d + 1) + i % d] = qb[i];
-        for (int i = threadIdx.x; i < sk * d; i += blockDim.x) sK[i / d * (d + 1) + i % d] = kb[i];
-        for (int i = threadIdx.x; i < sk * dv; i += blockDim.x) sV[i / dv * (dv + 1) + i % dv] = vb[i];
+        ts_att_load(sQ, q + (long long) p * tq * d, tq, d);
+        ts_att_load(sK, k + (long long) p * sk * d, sk, d);
+        ts_att_load(sV, v + (long long) p * sk * dv, sk, dv);
         __syncthreads();
         for (int i = threadIdx.x; i < tq * sk; i += blockDim.x) {
             int t = i / sk, j = i - t * sk;
@@ -245,14 +247,10 @@ extern "C" __global__ void attention_backward_tile(int pairs, int tq, int sk, in
     float* sLse = sD + tq * (sk + 1);
     float* sDelta = sLse + tq;
     for (int p = blockIdx.x; p < pairs; p += gridDim.x) {
-        const float* qb = q + (long long) p * tq * d;
-        const float* kb = k + (long long) p * sk * d;
-        const float* vb = v + (long long) p * sk * dv;
-        const float* gb = gOut + (long long) p * tq * dv;
-        for (int i = threadIdx.x; i < tq * d; i += blockDim.x) sQ[i / d * (d + 1) + i % d] = qb[i];
-        for (int i = threadIdx.x; i < sk * d; i += blockDim.x) sK[i / d * (d + 1) + i % d] = kb[i];
-        for (int i = threadIdx.x; i < sk * dv; i += blockDim.x) sV[i / dv * (dv + 1) + i % dv] = vb[i];
-        for (int i = threadIdx.x; i < tq * dv; i += blockDim.x) sG[i / dv * (dv + 1) + i % dv] = gb[i];
+        ts_att_load(sQ, q + (long long) p * tq * d, tq, d);
+        ts_att_load(sK, k + (long long) p * sk * d, sk, d);
+        ts_att_load(sV, v + (long long) p * sk * dv, sk, dv);
+        ts_att_load(sG, gOut + (long long) p * tq * dv, tq, dv);
         for (int i = threadIdx.x; i < tq; i += blockDim.x) {
             sLse[i] = lse[(long long) p * tq + i];
             sDelta[i] = delta[(long long) p * tq + i];

@@ -170,18 +170,22 @@ extern "C" __global__ void where_select(Layout L, int n, float* out, const float
 
 // AdamW on contiguous buffers: m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
 // p = p * decay - step * m / (sqrt(v / c2) + eps), with decay = 1 - lr wd and step = lr / c1 (as the CPU kernel).
+// One AdamW element update (p, m, v in place), shared by adamw and adamw_chunks.
+__device__ __forceinline__ void ts_adamw(float* p, const float* g, float* m, float* v, int i, float beta1, float ob1,
+                                         float beta2, float ob2, float eps, float decay, float step, float invC2) {
+    float gi = g[i];
+    float mi = m[i] * beta1 + gi * ob1;
+    float vi = v[i] * beta2 + gi * gi * ob2;
+    m[i] = mi;
+    v[i] = vi;
+    float denom = sqrtf(vi * invC2) + eps;
+    p[i] = p[i] * decay - mi * step / denom;
+}
+
 extern "C" __global__ void adamw(int n, float* p, const float* g, float* m, float* v, float beta1, float beta2,
                                  float eps, float decay, float step, float invC2) {
     float ob1 = 1.f - beta1, ob2 = 1.f - beta2;
-    TS_FOR(i, n) {
-        float gi = g[i];
-        float mi = m[i] * beta1 + gi * ob1;
-        float vi = v[i] * beta2 + gi * gi * ob2;
-        m[i] = mi;
-        v[i] = vi;
-        float denom = sqrtf(vi * invC2) + eps;
-        p[i] = p[i] * decay - mi * step / denom;
-    }
+    TS_FOR(i, n) ts_adamw(p, g, m, v, i, beta1, ob1, beta2, ob2, eps, decay, step, invC2);
 }
 
 // adamw over many tensors in one launch: a block per chunk of one tensor; table entry c is 6 int64s (param, grad, m,
@@ -198,15 +202,7 @@ extern "C" __global__ void adamw_chunks(int chunks, const long long* table, floa
         float* v = (float*) e[3];
         int n = (int) e[4];
         float decay = __int_as_float((int) e[5]);
-        for (int i = threadIdx.x; i < n; i += blockDim.x) {
-            float gi = g[i];
-            float mi = m[i] * beta1 + gi * ob1;
-            float vi = v[i] * beta2 + gi * gi * ob2;
-            m[i] = mi;
-            v[i] = vi;
-            float denom = sqrtf(vi * invC2) + eps;
-            p[i] = p[i] * decay - mi * step / denom;
-        }
+        for (int i = threadIdx.x; i < n; i += blockDim.x) ts_adamw(p, g, m, v, i, beta1, ob1, beta2, ob2, eps, decay, step, invC2);
     }
 }
 
