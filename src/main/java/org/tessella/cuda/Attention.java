@@ -34,7 +34,7 @@ final class Attention {
         return tq <= TILE && sk <= TILE && d <= TILE && dv <= TILE;
     }
 
-    /** The tile kernels' shared memory (floats), as attention.cu's ts_att_fwd_floats / ts_att_bwd_floats count it. */
+    /** The tile kernels' shared memory (floats): the layouts at the top of attention_forward_tile / _backward_tile. */
     private static int forwardTileFloats(int tq, int sk, int d, int dv) {
         return tq * (d + 1) + sk * (d + 1) + sk * (dv + 1) + tq * (sk + 1) + 2 * tq;
     }

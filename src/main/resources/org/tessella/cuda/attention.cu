@@ -165,11 +165,8 @@ __device__ __forceinline__ void ts_att_load(float* dst, const float* src, int ro
     for (int i = threadIdx.x; i < rows * cols; i += blockDim.x) dst[i / cols * (cols + 1) + i % cols] = src[i];
 }
 
-// Shared floats of the forward tile kernel: q, k, v and the scores, rows padded by one against bank conflicts.
-__device__ __forceinline__ int ts_att_fwd_floats(int tq, int sk, int d, int dv) {
-    return tq * (d + 1) + sk * (d + 1) + sk * (dv + 1) + tq * (sk + 1) + 2 * tq;
-}
-
+// Forward tile: shared q, k, v and the scores (rows padded by one against bank conflicts), then the rows' max and
+// sum; Attention.java sizes the dynamic shared memory from this layout.
 extern "C" __global__ void attention_forward_tile(int pairs, int tq, int sk, int d, int dv, int causal, float scale,
                                                   const float* q, const float* k, const float* v, float* out,
                                                   float* lse) {
@@ -226,11 +223,7 @@ extern "C" __global__ void attention_forward_tile(int pairs, int tq, int sk, int
     }
 }
 
-// Shared floats of the backward tile kernel: q, k, v, gOut, probabilities, score gradients, lse and delta.
-__device__ __forceinline__ int ts_att_bwd_floats(int tq, int sk, int d, int dv) {
-    return tq * (d + 1) + sk * (d + 1) + sk * (dv + 1) + tq * (dv + 1) + 2 * tq * (sk + 1) + 2 * tq;
-}
-
+// Backward tile: shared q, k, v, gOut, probabilities, score gradients, lse and delta (padded as forward).
 // gq, gk, gv of one pair: p = exp(scale q.k - lse), ds = p (gOut.v - delta); gq = scale ds k, gk = scale ds^T q,
 // gv = p^T gOut, each element a sum in order over keys (gq) or queries (gk, gv).
 extern "C" __global__ void attention_backward_tile(int pairs, int tq, int sk, int d, int dv, int causal, float scale,
