@@ -102,8 +102,9 @@ final class Winograd {
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
-    /** The calling thread's large buffers (slot 2 the accumulators, 3 the transformed weights), grown as needed. */
-    private static final ThreadLocal<float[][]> CALLER = ThreadLocal.withInitial(() -> new float[4][0]);
+    /** The calling thread's large buffers, grown as needed: the weight gradient's accumulators, the transformed weights. */
+    private static final int ACCUMULATORS = 0, WEIGHTS = 1;
+    private static final ThreadLocal<float[][]> CALLER = ThreadLocal.withInitial(() -> new float[2][0]);
 
     /** Floats past the end of every buffer a kernel reads, for the partial tiles' over-reads. */
     private static final int SLACK = 2 * NV * VL + 8;
@@ -140,7 +141,7 @@ final class Winograd {
         Tiles g = Tiles.of(n, h, w);
         int groups = groups(n, c, o);
         long per = (long) XI * c * o;
-        float[] acc = callerBuffer(2, groups * per);
+        float[] acc = callerBuffer(ACCUMULATORS, groups * per);
         int ipg = (n + groups - 1) / groups; // images per group: the first groups take ipg, the last what is left
         WorkerPool.global().parallelFor(groups, 1, (s, e) -> {
             Scratch sc = SCRATCH.get();
@@ -303,7 +304,7 @@ final class Winograd {
      */
     private static float[] transformWeights(float[] w, int wOff, int o, int c, boolean flipped) {
         int k = flipped ? o : c, m = flipped ? c : o;
-        float[] u = callerBuffer(3, (long) XI * k * m);
+        float[] u = callerBuffer(WEIGHTS, (long) XI * k * m);
         WorkerPool.global().parallelFor(o, Math.max(1, 2048 / c), (s, e) -> {
             double[] gg = new double[18];
             for (int oc = s; oc < e; oc++)
