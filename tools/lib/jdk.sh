@@ -92,8 +92,11 @@ run_mvn_build() {
 # of a vq-s training step 2.55-2.64 GB -> 2.06-2.08 GB on 2 cores, no slower (bench train, two runs each). Since the
 # workspace releases backward memory early, the young generation is a large part of what is left: 256 -> 32 MB cut the
 # peak RSS of gpt-s from 1,409-1,765 to 1,098-1,128 MB and of vq-s from 1,050-1,244 to 733-736 MB (two runs each).
+# Two GC threads: collecting a 32 MB young generation needs no more, and each GC thread costs about 25 MB of RSS
+# (vq-s on 16 worker threads: 940 / 991 / 1,099 / 1,254 MB with 2 / 4 / 8 / 16 GC threads; the JVM's default on 16
+# cores is 13).
 TESSELLA_JVM_ARGS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -XX:MaxRAMPercentage=75
-  -XX:MaxNewSize=32m)
+  -XX:MaxNewSize=32m -XX:ParallelGCThreads=2)
 
 # Runs "$@" with the JVM's start-up notice "WARNING: Using incubator modules: ..." (the first stderr line) removed;
 # the rest of stderr passes through unbuffered (so progress lines that redraw with \r still work) and the exit
