@@ -235,13 +235,8 @@ final class Winograd {
                 }
                 for (int p0 = 0; p0 < rows * w; p0 += VL) // pixel p of the run: row p / w, column p % w
                     for (int c0 = 0; c0 < ch; c0 += VL) {
-                        for (int i = 0; i < VL; i++)
-                            FloatVector.fromArray(S, src, line + (c0 + i) * hw + p0).intoArray(t, i * VL);
-                        transpose(t);
-                        for (int j = 0; j < VL; j++) {
-                            int p = p0 + j;
-                            FloatVector.fromArray(S, t, j * VL).intoArray(buf, d + p / w * rowSize + (p % w + 1) * ch + c0);
-                        }
+                        transposeCopy(src, line + c0 * hw + p0, hw, buf, d + p0 / w * rowSize + (p0 % w + 1) * ch + c0,
+                                ch, Math.min(w, VL), rowSize, t);
                     }
                 rr += rows;
             }
@@ -254,6 +249,83 @@ final class Winograd {
      */
     private static int rowsPerRun(int w) {
         return w % VL == 0 ? 1 : VL % w == 0 && w % 4 == 0 ? VL / w : 0;
+    }
+
+    /**
+     * Copies a VL x VL block transposed: source row i (VL floats at {@code s0 + i*ss}) becomes lane i of every destination
+     * row j, which starts at {@code d0 + (j % wr)*ds + (j / wr)*dj} (wr rows of ds apart, then a
+     * jump of dj: several short image rows in one vector). With 16 lanes all in registers (straight-line rounds of
+     * {@link #transpose}); the 4 rounds went through memory before, 96 stores a block where this makes 16, and the
+     * copies were 15% of a vq-s step (JFR samples). Other widths go through t.
+     */
+    private static void transposeCopy(float[] src, int s0, int ss, float[] dst, int d0, int ds, int wr, int dj, float[] t) {
+        if (VL != 16) {
+            for (int i = 0; i < VL; i++) FloatVector.fromArray(S, src, s0 + i * ss).intoArray(t, i * VL);
+            transpose(t);
+            for (int j = 0; j < VL; j++) FloatVector.fromArray(S, t, j * VL).intoArray(dst, d0 + j % wr * ds + j / wr * dj);
+            return;
+        }
+        FloatVector r0 = FloatVector.fromArray(S, src, s0), r1 = FloatVector.fromArray(S, src, s0 + ss);
+        FloatVector r2 = FloatVector.fromArray(S, src, s0 + 2 * ss), r3 = FloatVector.fromArray(S, src, s0 + 3 * ss);
+        FloatVector r4 = FloatVector.fromArray(S, src, s0 + 4 * ss), r5 = FloatVector.fromArray(S, src, s0 + 5 * ss);
+        FloatVector r6 = FloatVector.fromArray(S, src, s0 + 6 * ss), r7 = FloatVector.fromArray(S, src, s0 + 7 * ss);
+        FloatVector r8 = FloatVector.fromArray(S, src, s0 + 8 * ss), r9 = FloatVector.fromArray(S, src, s0 + 9 * ss);
+        FloatVector r10 = FloatVector.fromArray(S, src, s0 + 10 * ss), r11 = FloatVector.fromArray(S, src, s0 + 11 * ss);
+        FloatVector r12 = FloatVector.fromArray(S, src, s0 + 12 * ss), r13 = FloatVector.fromArray(S, src, s0 + 13 * ss);
+        FloatVector r14 = FloatVector.fromArray(S, src, s0 + 14 * ss), r15 = FloatVector.fromArray(S, src, s0 + 15 * ss);
+        FloatVector lo, hi, a, b;
+        lo = FloatVector.fromArray(S, SELECT, 0); hi = FloatVector.fromArray(S, SELECT, 1 * VL);
+        a = r0; b = r1; r0 = lo.selectFrom(a, b); r1 = hi.selectFrom(a, b);
+        a = r2; b = r3; r2 = lo.selectFrom(a, b); r3 = hi.selectFrom(a, b);
+        a = r4; b = r5; r4 = lo.selectFrom(a, b); r5 = hi.selectFrom(a, b);
+        a = r6; b = r7; r6 = lo.selectFrom(a, b); r7 = hi.selectFrom(a, b);
+        a = r8; b = r9; r8 = lo.selectFrom(a, b); r9 = hi.selectFrom(a, b);
+        a = r10; b = r11; r10 = lo.selectFrom(a, b); r11 = hi.selectFrom(a, b);
+        a = r12; b = r13; r12 = lo.selectFrom(a, b); r13 = hi.selectFrom(a, b);
+        a = r14; b = r15; r14 = lo.selectFrom(a, b); r15 = hi.selectFrom(a, b);
+        lo = FloatVector.fromArray(S, SELECT, 2 * VL); hi = FloatVector.fromArray(S, SELECT, 3 * VL);
+        a = r0; b = r2; r0 = lo.selectFrom(a, b); r2 = hi.selectFrom(a, b);
+        a = r1; b = r3; r1 = lo.selectFrom(a, b); r3 = hi.selectFrom(a, b);
+        a = r4; b = r6; r4 = lo.selectFrom(a, b); r6 = hi.selectFrom(a, b);
+        a = r5; b = r7; r5 = lo.selectFrom(a, b); r7 = hi.selectFrom(a, b);
+        a = r8; b = r10; r8 = lo.selectFrom(a, b); r10 = hi.selectFrom(a, b);
+        a = r9; b = r11; r9 = lo.selectFrom(a, b); r11 = hi.selectFrom(a, b);
+        a = r12; b = r14; r12 = lo.selectFrom(a, b); r14 = hi.selectFrom(a, b);
+        a = r13; b = r15; r13 = lo.selectFrom(a, b); r15 = hi.selectFrom(a, b);
+        lo = FloatVector.fromArray(S, SELECT, 4 * VL); hi = FloatVector.fromArray(S, SELECT, 5 * VL);
+        a = r0; b = r4; r0 = lo.selectFrom(a, b); r4 = hi.selectFrom(a, b);
+        a = r1; b = r5; r1 = lo.selectFrom(a, b); r5 = hi.selectFrom(a, b);
+        a = r2; b = r6; r2 = lo.selectFrom(a, b); r6 = hi.selectFrom(a, b);
+        a = r3; b = r7; r3 = lo.selectFrom(a, b); r7 = hi.selectFrom(a, b);
+        a = r8; b = r12; r8 = lo.selectFrom(a, b); r12 = hi.selectFrom(a, b);
+        a = r9; b = r13; r9 = lo.selectFrom(a, b); r13 = hi.selectFrom(a, b);
+        a = r10; b = r14; r10 = lo.selectFrom(a, b); r14 = hi.selectFrom(a, b);
+        a = r11; b = r15; r11 = lo.selectFrom(a, b); r15 = hi.selectFrom(a, b);
+        lo = FloatVector.fromArray(S, SELECT, 6 * VL); hi = FloatVector.fromArray(S, SELECT, 7 * VL);
+        a = r0; b = r8; r0 = lo.selectFrom(a, b); r8 = hi.selectFrom(a, b);
+        a = r1; b = r9; r1 = lo.selectFrom(a, b); r9 = hi.selectFrom(a, b);
+        a = r2; b = r10; r2 = lo.selectFrom(a, b); r10 = hi.selectFrom(a, b);
+        a = r3; b = r11; r3 = lo.selectFrom(a, b); r11 = hi.selectFrom(a, b);
+        a = r4; b = r12; r4 = lo.selectFrom(a, b); r12 = hi.selectFrom(a, b);
+        a = r5; b = r13; r5 = lo.selectFrom(a, b); r13 = hi.selectFrom(a, b);
+        a = r6; b = r14; r6 = lo.selectFrom(a, b); r14 = hi.selectFrom(a, b);
+        a = r7; b = r15; r7 = lo.selectFrom(a, b); r15 = hi.selectFrom(a, b);
+        r0.intoArray(dst, d0);
+        r1.intoArray(dst, d0 + 1 % wr * ds + 1 / wr * dj);
+        r2.intoArray(dst, d0 + 2 % wr * ds + 2 / wr * dj);
+        r3.intoArray(dst, d0 + 3 % wr * ds + 3 / wr * dj);
+        r4.intoArray(dst, d0 + 4 % wr * ds + 4 / wr * dj);
+        r5.intoArray(dst, d0 + 5 % wr * ds + 5 / wr * dj);
+        r6.intoArray(dst, d0 + 6 % wr * ds + 6 / wr * dj);
+        r7.intoArray(dst, d0 + 7 % wr * ds + 7 / wr * dj);
+        r8.intoArray(dst, d0 + 8 % wr * ds + 8 / wr * dj);
+        r9.intoArray(dst, d0 + 9 % wr * ds + 9 / wr * dj);
+        r10.intoArray(dst, d0 + 10 % wr * ds + 10 / wr * dj);
+        r11.intoArray(dst, d0 + 11 % wr * ds + 11 / wr * dj);
+        r12.intoArray(dst, d0 + 12 % wr * ds + 12 / wr * dj);
+        r13.intoArray(dst, d0 + 13 % wr * ds + 13 / wr * dj);
+        r14.intoArray(dst, d0 + 14 % wr * ds + 14 / wr * dj);
+        r15.intoArray(dst, d0 + 15 % wr * ds + 15 / wr * dj);
     }
 
     /**
@@ -449,11 +521,7 @@ final class Winograd {
                 }
                 for (int p0 = 0; p0 < rows * w; p0 += VL)
                     for (int c0 = 0; c0 < m; c0 += VL) {
-                        for (int i = 0; i < VL; i++)
-                            FloatVector.fromArray(S, yb, sr + (p0 + i) * m + c0).intoArray(t, i * VL);
-                        transpose(t);
-                        for (int j = 0; j < VL; j++)
-                            FloatVector.fromArray(S, t, j * VL).intoArray(out, dst + (c0 + j) * hw + p0);
+                        transposeCopy(yb, sr + p0 * m + c0, m, out, dst + c0 * hw + p0, hw, VL, 0, t);
                     }
                 r += rows;
             }
