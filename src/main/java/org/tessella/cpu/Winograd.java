@@ -260,7 +260,7 @@ final class Winograd {
      * {@link #transpose}); the 4 rounds went through memory before, 96 stores a block where this makes 16, and the
      * copies were 15% of a vq-s step (JFR samples). Other widths go through t.
      */
-    private static void transposeCopy(float[] src, int s0, int ss, float[] dst, int d0, int ds, int wr, int dj, float[] t) {
+    static void transposeCopy(float[] src, int s0, int ss, float[] dst, int d0, int ds, int wr, int dj, float[] t) {
         if (VL != 16) {
             for (int i = 0; i < VL; i++) FloatVector.fromArray(S, src, s0 + i * ss).intoArray(t, i * VL);
             transpose(t);
