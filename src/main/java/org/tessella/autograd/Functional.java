@@ -161,6 +161,34 @@ public final class Functional {
         });
     }
 
+    /**
+     * {@code silu(groupNorm(x))}: one fused op where the backend has it ({@link
+     * org.tessella.backend.Backend#fusesGroupNormSilu}), which keeps only x and the statistics for the backward pass
+     * (the composition also keeps the normalised values, a tensor the size of x); the two ops otherwise.
+     */
+    public static Tensor groupNormSilu(Tensor x, int groups, Tensor weight, Tensor bias, float eps) {
+        if (!be(x).fusesGroupNormSilu()) return Ops.silu(groupNorm(x, groups, weight, bias, eps));
+        requireFloat("groupNormSilu", x);
+        if (x.rank() < 2 || x.shape(1) % groups != 0)
+            throw new ShapeException("groupNormSilu: " + groups + " groups do not divide the channels of " + Shape.str(x.shape()));
+        int n = x.shape(0), c = x.shape(1);
+        checkParam("groupNormSilu", weight, c);
+        checkParam("groupNormSilu", bias, c);
+        Tensor xc = contiguous(x);
+        Tensor y = empty(x, x.shape()), mean = empty(x, n, groups), rstd = empty(x, n, groups);
+        be(x).groupNormSilu(xc, groups, weight, bias, eps, y, mean, rstd);
+        if (!Tape.needsGrad(x, weight, bias)) return y;
+        return Tape.record(y, g -> {
+            Tensor gx = empty(x, x.shape());
+            Tensor gw = weight != null && weight.requiresGrad() ? empty(x, c) : null;
+            Tensor gb = bias != null && bias.requiresGrad() ? empty(x, c) : null;
+            be(x).groupNormSiluBackward(xc, groups, weight, bias, mean, rstd, contiguous(g), gx, gw, gb);
+            accumulate(xc, gx);
+            if (gw != null) accumulate(weight, gw);
+            if (gb != null) accumulate(bias, gb);
+        });
+    }
+
     /** {@code x / max(||x||, eps)} along an axis (PyTorch's F.normalize), composed from primitives. */
     public static Tensor l2Normalize(Tensor x, int axis, float eps) {
         Tensor norm = Ops.sqrt(Ops.sum(Ops.square(x), true, axis));

@@ -147,6 +147,27 @@ public interface Backend {
     void groupNormBackward(Tensor x, int groups, Tensor weight, Tensor mean, Tensor rstd, Tensor gy,
                            Tensor gx, Tensor gWeight, Tensor gBias);
 
+    /**
+     * Whether {@link #groupNormSilu} and its backward run fused here (one pass over each group while it is in cache,
+     * the normalised values never stored); where not, the autograd layer composes groupNorm and SiLU instead.
+     */
+    default boolean fusesGroupNormSilu() { return false; }
+
+    /** {@code y = silu(groupNorm(x))}, mean and rstd as {@link #groupNorm}'s; only where {@link #fusesGroupNormSilu}. */
+    default void groupNormSilu(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor y, Tensor mean,
+                               Tensor rstd) {
+        throw new UnsupportedOperationException("groupNormSilu is not fused on this backend");
+    }
+
+    /**
+     * The gradients of {@link #groupNormSilu} from x and its statistics (the normalised values recomputed), the same
+     * as SiLU's backward followed by {@link #groupNormBackward}.
+     */
+    default void groupNormSiluBackward(Tensor x, int groups, Tensor weight, Tensor bias, Tensor mean, Tensor rstd,
+                                       Tensor gy, Tensor gx, Tensor gWeight, Tensor gBias) {
+        throw new UnsupportedOperationException("groupNormSilu is not fused on this backend");
+    }
+
     // ---- images --------------------------------------------------------------------------------------------------
 
     /** 2-D convolution (cross-correlation) of x [N, C, H, W] with w [O, C, kh, kw] and optional bias [O]. */

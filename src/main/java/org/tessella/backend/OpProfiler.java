@@ -26,7 +26,8 @@ public final class OpProfiler {
 
     private static final Map<String, long[]> TIMES = new HashMap<>(); // key -> {calls, nanos}
     private static final java.util.Set<String> KEYED = java.util.Set.of("matmul", "conv2d", "conv2dBackwardInput",
-            "conv2dBackwardWeight", "attention", "attentionBackward", "groupNorm", "groupNormBackward");
+            "conv2dBackwardWeight", "attention", "attentionBackward", "groupNorm", "groupNormBackward",
+            "groupNormSilu", "groupNormSiluBackward");
 
     private OpProfiler() {}
 

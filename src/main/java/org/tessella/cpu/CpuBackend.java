@@ -121,6 +121,18 @@ public final class CpuBackend implements Backend {
         Norms.groupNormBackward(x, groups, weight, mean, rstd, gy, gx, gWeight, gBias);
     }
 
+    @Override public boolean fusesGroupNormSilu() { return true; }
+
+    @Override public void groupNormSilu(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor y,
+                                        Tensor mean, Tensor rstd) {
+        Norms.groupNorm(x, groups, weight, bias, eps, y, mean, rstd, true);
+    }
+
+    @Override public void groupNormSiluBackward(Tensor x, int groups, Tensor weight, Tensor bias, Tensor mean,
+                                                Tensor rstd, Tensor gy, Tensor gx, Tensor gWeight, Tensor gBias) {
+        Norms.groupNormBackward(x, groups, weight, bias, mean, rstd, gy, gx, gWeight, gBias, true);
+    }
+
     @Override public void conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padding, Tensor y) {
         Conv.conv2d(x, w, bias, stride, padding, y);
     }

@@ -211,7 +211,7 @@ final class Elementwise {
         for (; i < e; i++) o[oo + i] = relu(a[ao + i]);
     }
 
-    private static void siluLoop(float[] a, int ao, float[] o, int oo, int s, int e) {
+    static void siluLoop(float[] a, int ao, float[] o, int oo, int s, int e) {
         int i = s, upper = s + S.loopBound(e - s);
         for (; i < upper; i += L) {
             FloatVector v = FloatVector.fromArray(S, a, ao + i);
@@ -307,7 +307,7 @@ final class Elementwise {
         for (; i < e; i++) o[oo + i] = a[ao + i] <= 0f ? 0f : g[go + i];
     }
 
-    private static void siluGradLoop(float[] a, int ao, float[] g, int go, float[] o, int oo, int s, int e) {
+    static void siluGradLoop(float[] a, int ao, float[] g, int go, float[] o, int oo, int s, int e) {
         FloatVector one = FloatVector.broadcast(S, 1f);
         int i = s, upper = s + S.loopBound(e - s);
         for (; i < upper; i += L) {

@@ -8,7 +8,9 @@ import org.tessella.tensor.Tensor;
  * LayerNorm, RMSNorm and GroupNorm, forward and backward, on contiguous tensors. Rows (or groups) are independent and
  * split over the worker pool; their statistics go through {@link RowReduce}. The weight and bias gradients are sums
  * over rows: they are split by column instead, each column summing its rows in order, so every result is the same
- * whatever the thread count or vector width. Lane-wise formulas are written identically in vector bodies and scalar
+ * whatever the thread count or vector width. GroupNorm also comes fused with the SiLU after it (VQGAN's norm and
+ * nonlinearity): the activation is applied, and in the backward pass its gradient taken, on each channel's row while
+ * the row is in cache, so the normalised values are neither stored nor read back. Lane-wise formulas are written identically in vector bodies and scalar
  * tails (same operations, same fma) so a column's value never depends on whether it fell in a tail.
  */
 final class Norms {
@@ -196,6 +198,12 @@ final class Norms {
     // ---- GroupNorm -----------------------------------------------------------------------------------------------
 
     static void groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor y, Tensor mean, Tensor rstd) {
+        groupNorm(x, groups, weight, bias, eps, y, mean, rstd, false);
+    }
+
+    /** GroupNorm, then (silu) SiLU on each channel's row while it is in cache. */
+    static void groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor y, Tensor mean, Tensor rstd,
+                          boolean silu) {
         int n = x.shape(0), c = x.shape(1), cpg = c / groups;
         int hw = n * c == 0 ? 0 : x.numel() / (n * c), m = cpg * hw;
         float[] xa = x.floats(), ya = y.floats(), ma = mean.floats(), ra = rstd.floats(), wa = arr(weight), ba = arr(bias);
@@ -212,6 +220,7 @@ final class Norms {
                     int ch = c0 + j, o = base + j * hw;
                     affineConst(xa, xo + o, mu, rs, wa != null, wa == null ? 0f : wa[wo + ch],
                             ba != null, ba == null ? 0f : ba[bo + ch], ya, yo + o, hw);
+                    if (silu) Elementwise.siluLoop(ya, yo + o, ya, yo + o, 0, hw);
                 }
             }
         });
@@ -219,12 +228,22 @@ final class Norms {
 
     static void groupNormBackward(Tensor x, int groups, Tensor weight, Tensor mean, Tensor rstd, Tensor gy,
                                   Tensor gx, Tensor gWeight, Tensor gBias) {
+        groupNormBackward(x, groups, weight, null, mean, rstd, gy, gx, gWeight, gBias, false);
+    }
+
+    /**
+     * GroupNorm's backward, or (silu) that of SiLU after GroupNorm: each channel's row of the normalised values z is
+     * then recomputed into gx (the forward's arithmetic), turned into {@code gz = gy * silu'(z)} in place, and the
+     * rest runs on gz instead of gy: the same values as SiLU's backward followed by GroupNorm's.
+     */
+    static void groupNormBackward(Tensor x, int groups, Tensor weight, Tensor bias, Tensor mean, Tensor rstd, Tensor gy,
+                                  Tensor gx, Tensor gWeight, Tensor gBias, boolean silu) {
         int n = x.shape(0), c = x.shape(1), cpg = c / groups;
         int hw = n * c == 0 ? 0 : x.numel() / (n * c), m = cpg * hw;
         float[] xa = x.floats(), ga = gy.floats(), oa = gx.floats(), ma = mean.floats(), ra = rstd.floats(), wa = arr(weight);
         int xo = x.offset(), go = gy.offset(), oo = gx.offset(), mo = mean.offset(), ro = rstd.offset(), wo = off(weight);
-        float[] gw = arr(gWeight), gb = arr(gBias);
-        int gwo = off(gWeight), gbo = off(gBias);
+        float[] gw = arr(gWeight), gb = arr(gBias), ba = arr(bias);
+        int gwo = off(gWeight), gbo = off(gBias), bo = off(bias);
         // each (image, channel)'s terms of the weight and bias gradients, taken while its rows are in cache; they are
         // then added over images in order below (the same values and order as a separate pass over gy and x)
         // (in the step's workspace when one is open: a steady-state step allocates no array)
@@ -237,11 +256,20 @@ final class Norms {
                 int base = ng * m, c0 = (ng % groups) * cpg;
                 float mu = ma[mo + ng], rs = ra[ro + ng];
                 for (int j = 0; j < cpg; j++) {                                        // dxhat = gy * w[channel]
-                    int o = base + j * hw, t = ng / groups * c + c0 + j;
-                    if (tw != null) tw[twO + t] = RowReduce.dotCentered(ga, go + o, xa, xo + o, mu, hw) * rs;
-                    if (tb != null) tb[tbO + t] = RowReduce.sum(ga, go + o, hw);
-                    if (wa == null) System.arraycopy(ga, go + o, oa, oo + o, hw);
-                    else scaleRow(ga, go + o, wa[wo + c0 + j], oa, oo + o, hw);
+                    int o = base + j * hw, t = ng / groups * c + c0 + j, ch = c0 + j;
+                    float[] g = ga;
+                    int gi = go + o;
+                    if (silu) { // gz = gy * silu'(z) into gx, z recomputed there first
+                        affineConst(xa, xo + o, mu, rs, wa != null, wa == null ? 0f : wa[wo + ch],
+                                ba != null, ba == null ? 0f : ba[bo + ch], oa, oo + o, hw);
+                        Elementwise.siluGradLoop(oa, oo + o, ga, go + o, oa, oo + o, 0, hw);
+                        g = oa;
+                        gi = oo + o;
+                    }
+                    if (tw != null) tw[twO + t] = RowReduce.dotCentered(g, gi, xa, xo + o, mu, hw) * rs;
+                    if (tb != null) tb[tbO + t] = RowReduce.sum(g, gi, hw);
+                    if (wa == null) System.arraycopy(g, gi, oa, oo + o, hw);
+                    else scaleRow(g, gi, wa[wo + ch], oa, oo + o, hw);
                 }
                 float a = RowReduce.sum(oa, oo + base, m) / m;
                 float b = RowReduce.dotCentered(oa, oo + base, xa, xo + base, mu, m) * rs / m;

@@ -19,4 +19,7 @@ public final class GroupNorm extends Module {
     }
 
     public Tensor forward(Tensor x) { return Functional.groupNorm(x, groups, weight, bias, eps); }
+
+    /** {@code silu(forward(x))}, fused where the backend can ({@link Functional#groupNormSilu}). */
+    public Tensor forwardSilu(Tensor x) { return Functional.groupNormSilu(x, groups, weight, bias, eps); }
 }

@@ -1,7 +1,6 @@
 package org.tessella.tokenizer;
 
 import org.tessella.autograd.Functional;
-import org.tessella.autograd.Ops;
 import org.tessella.nn.Conv2d;
 import org.tessella.nn.GroupNorm;
 import org.tessella.nn.Init;
@@ -64,6 +63,6 @@ public final class Decoder extends Module {
                     + Shape.str(codes.shape()));
         Tensor h = res[0].forward(convIn.forward(codes));
         for (int i = 0; i < up.length; i++) h = res[i + 1].forward(up[i].forward(Functional.upsampleNearest(h, 2)));
-        return convOut.forward(Ops.silu(normOut.forward(h)));
+        return convOut.forward(normOut.forwardSilu(h));
     }
 }

@@ -1,6 +1,5 @@
 package org.tessella.tokenizer;
 
-import org.tessella.autograd.Ops;
 import org.tessella.nn.Conv2d;
 import org.tessella.nn.GroupNorm;
 import org.tessella.nn.Init;
@@ -57,7 +56,7 @@ public final class Encoder extends Module {
         checkImages("encoder", images);
         Tensor h = res[0].forward(convIn.forward(onDevice(images)));
         for (int i = 0; i < down.length; i++) h = res[i + 1].forward(down[i].forward(h));
-        return convOut.forward(Ops.silu(normOut.forward(h)));
+        return convOut.forward(normOut.forwardSilu(h));
     }
 
     /** Throws a {@link ShapeException} naming the expected and actual shapes unless images are [B, 1, 32, 32]. */

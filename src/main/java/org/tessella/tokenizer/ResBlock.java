@@ -42,8 +42,8 @@ public final class ResBlock extends Module {
     public Tensor forward(Tensor x) {
         if (x.rank() != 4 || x.shape(1) != in)
             throw new ShapeException("ResBlock(" + in + "->" + out + "): wants [B, " + in + ", H, W], got " + Shape.str(x.shape()));
-        Tensor h = conv1.forward(Ops.silu(norm1.forward(x)));
-        h = conv2.forward(Ops.silu(norm2.forward(h)));
+        Tensor h = conv1.forward(norm1.forwardSilu(x));
+        h = conv2.forward(norm2.forwardSilu(h));
         return Ops.add(skip != null ? skip.forward(x) : x, h);
     }
 }

@@ -147,6 +147,55 @@ class NormsTest {
             }
     }
 
+    /**
+     * The fused GroupNorm + SiLU gives the same bits as GroupNorm followed by SiLU (forward, input and parameter
+     * gradients; rows with vector tails too), and is near a double-precision reference of the composition.
+     */
+    @Test
+    void groupNormSiluIsTheComposition() {
+        int[][] shapes = {{2, 6, 3, 5}, {3, 8, 64}, {2, 4, 19}};
+        int[] groupCounts = {3, 4, 2};
+        for (int s = 0; s < shapes.length; s++)
+            for (boolean affine : new boolean[]{false, true}) {
+                int[] shape = shapes[s];
+                int groups = groupCounts[s], n = shape[0], c = shape[1], numel = 1;
+                for (int v : shape) numel *= v;
+                int hw = numel / (n * c), groupSize = c / groups * hw;
+                float[] x = random(s + 20, numel, 2), gy = random(s + 29, numel, 1);
+                float[] w = affine ? random(s + 21, c, 1.5) : null, b = affine ? random(s + 22, c, 1) : null;
+                Tensor wt = affine ? Tensor.of(w, c) : null, bt = affine ? Tensor.of(b, c) : null, xt = Tensor.of(x, shape);
+                String tag = "groupNormSilu " + java.util.Arrays.toString(shape) + " affine=" + affine;
+                // the composition: GroupNorm, SiLU, SiLU's backward, GroupNorm's backward
+                Tensor z = zeros(shape), mean = zeros(n, groups), rstd = zeros(n, groups), y = zeros(shape), gz = zeros(shape);
+                B.groupNorm(xt, groups, wt, bt, EPS, z, mean, rstd);
+                B.unary(org.tessella.backend.UnaryOp.SILU, z, y);
+                B.unaryBackward(org.tessella.backend.UnaryOp.SILU, z, y, Tensor.of(gy, shape), gz);
+                Tensor gx = zeros(shape), gw = affine ? zeros(c) : null, gb = affine ? zeros(c) : null;
+                B.groupNormBackward(xt, groups, wt, mean, rstd, gz, gx, gw, gb);
+                // fused
+                Tensor fy = zeros(shape), fm = zeros(n, groups), fr = zeros(n, groups);
+                B.groupNormSilu(xt, groups, wt, bt, EPS, fy, fm, fr);
+                Tensor fgx = zeros(shape), fgw = affine ? zeros(c) : null, fgb = affine ? zeros(c) : null;
+                B.groupNormSiluBackward(xt, groups, wt, bt, fm, fr, Tensor.of(gy, shape), fgx, fgw, fgb);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(y.floats(), fy.floats(), tag + " y");
+                org.junit.jupiter.api.Assertions.assertArrayEquals(concat(mean.floats(), rstd.floats()), concat(fm.floats(), fr.floats()), tag + " stats");
+                org.junit.jupiter.api.Assertions.assertArrayEquals(gx.floats(), fgx.floats(), tag + " gx");
+                if (affine) {
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(gw.floats(), fgw.floats(), tag + " gw");
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(gb.floats(), fgb.floats(), tag + " gb");
+                }
+                double[] xd = d(x), wd = d(w), bd = d(b);
+                java.util.function.IntUnaryOperator ch = e -> (e / hw) % c;
+                Function<double[], double[]> f = p -> {
+                    double[] v = refNorm(p, groupSize, wd, bd, false, ch);
+                    for (int i = 0; i < v.length; i++) v[i] = v[i] / (1 + Math.exp(-v[i]));
+                    return v;
+                };
+                assertClose(tag, f.apply(xd), fy.floats(), 3e-5);
+                assertClose(tag + " gx", numGrad(f, xd, d(gy)), fgx.floats(), 2e-4);
+            }
+    }
+
     @Test
     void deterministicAcrossThreadCounts() {
         int rows = 301, dim = 100;
