@@ -22,8 +22,10 @@ import org.tessella.tensor.Tensor;
  *       k-1-pad), the same implicit GEMM; otherwise (stride 2 downsampling, fewer than MR input channels)
  *       {@code gcol = w^T @ gy} per image and col2im, one image per task so gcol stays in that thread's cache.
  *   <li>Weight gradient: one GEMM per kernel tap whose reduction runs over all images and pixels
- *       ({@link ConvWeightGrad}); below {@link #TAP_MIN_CHANNELS} input channels, per-image GEMMs over im2col chunks
- *       whose partials are added in image order. The bias gradient is a double sum per output channel.
+ *       ({@link ConvWeightGrad}); with stride 1 and fewer than {@link #TAP_MIN_CHANNELS} input or output channels
+ *       (the tokenizer's conv_in and conv_out), fixed-order dot products of gy's rows with column-shifted copies of x
+ *       ({@link ConvWeightGrad#dots}); otherwise below TAP_MIN_CHANNELS input channels, per-image GEMMs over im2col
+ *       chunks whose partials are added in image order. The bias gradient is a double sum per output channel.
  * </ul>
  *
  * <p>Determinism: every GEMM-like kernel here sums each output in a fixed order that does not depend on the thread
@@ -149,6 +151,9 @@ final class Conv {
         int op = g.o() * g.p(), chw = g.c() * g.hw();
         if (g.winograd()) {
             Winograd.backwardWeight(gya, gyo, xa, xo, g.n(), g.c(), g.h(), g.w(), g.o(), gwa, gwo);
+        } else if (g.stride() == 1 && Math.min(g.c(), g.o()) < TAP_MIN_CHANNELS && !g.pointwise()) {
+            ConvWeightGrad.dots(g.n(), g.c(), g.h(), g.w(), g.o(), g.kh(), g.kw(), g.pad(), g.ho(), g.wo(),
+                    gya, gyo, xa, xo, gwa, gwo);
         } else if (g.c() >= TAP_MIN_CHANNELS) {
             ConvWeightGrad.run(g.n(), g.c(), g.h(), g.w(), g.o(), g.kh(), g.kw(), g.stride(), g.pad(), g.ho(), g.wo(),
                     gya, gyo, xa, xo, gwa, gwo);

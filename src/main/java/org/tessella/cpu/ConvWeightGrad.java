@@ -57,6 +57,8 @@ final class ConvWeightGrad {
 
     private static final class Scratch {
         float[] xt = new float[0], acc = new float[0];
+        /** {@link #dot3}'s sixteen partials and its three sums. */
+        final float[] partials = new float[16], dots = new float[3];
 
         int[] off = new int[0];
         int offRows = -1, offWo, offRowStride, offColStep;
@@ -121,6 +123,106 @@ final class ConvWeightGrad {
                         gw[gwOff + (oc * c + ch) * taps + tap] = sum;
                     }
         });
+    }
+
+    /**
+     * The weight gradient of a stride-1 convolution with few input or output channels (the tokenizer's conv_in and
+     * conv_out, 1 and 64), where a tile over channels would be mostly padding: each {@code gw[o][c][ki][kj]} is, per
+     * image, the dot product of gy's row {@code gy[n][o]} with the tap's window of x, which in a column-shifted copy of
+     * the padded plane ({@code xs[kj][r][ow] = padded[r][ow + kj]}, made once per image and channel) is the contiguous
+     * run starting at row ki. The dots go through {@link RowReduce#dot} (its fixed order); a group of images, fixed by
+     * the shape, adds its images' dots in order, and the groups are then added in group order: the same bits for any
+     * thread count or vector width. (The im2col GEMM before padded 9 taps, or one output channel, to a 64-wide tile:
+     * 8-9 GFLOP/s on 2 threads.)
+     */
+    static void dots(int n, int c, int h, int w, int o, int kh, int kw, int pad, int ho, int wo,
+                     float[] gy, int gyOff, float[] x, int xOff, float[] gw, int gwOff) {
+        int hp = h + 2 * pad, plane = hp * wo, p = ho * wo, taps = kh * kw, per = o * c * taps;
+        int groups = Math.min(n, MAX_GROUPS);
+        float[] acc = accumulators(groups * per);
+        WorkerPool.global().parallelFor(groups, 1, (s, e) -> {
+            Scratch sc = SCRATCH.get();
+            float[] xs = sc.xt((kw + 2) * plane); // two planes past the last, read by dot3's unused chains
+            for (int q = s; q < e; q++) {
+                int a0 = q * per;
+                Arrays.fill(acc, a0, a0 + per, 0f);
+                for (int img = n * q / groups; img < n * (q + 1) / groups; img++)
+                    for (int ch = 0; ch < c; ch++) {
+                        int src = xOff + (img * c + ch) * h * w;
+                        for (int kj = 0; kj < kw; kj++) { // xs[kj][r][ow] = x[r - pad][ow + kj - pad], 0 off the image
+                            int lo = Math.min(wo, Math.max(0, pad - kj)), hi = Math.max(lo, Math.min(wo, w + pad - kj));
+                            for (int r = 0; r < hp; r++) {
+                                int d = kj * plane + r * wo, ih = r - pad;
+                                if (ih < 0 || ih >= h) {
+                                    Arrays.fill(xs, d, d + wo, 0f);
+                                    continue;
+                                }
+                                Arrays.fill(xs, d, d + lo, 0f);
+                                System.arraycopy(x, src + ih * w + lo + kj - pad, xs, d + lo, hi - lo);
+                                Arrays.fill(xs, d + hi, d + wo, 0f);
+                            }
+                        }
+                        for (int oc = 0; oc < o; oc++) {
+                            int g0 = gyOff + (img * o + oc) * p, a = a0 + (oc * c + ch) * taps;
+                            for (int ki = 0; ki < kh; ki++)
+                                for (int kj = 0; kj < kw; kj += 3) { // three taps of a kernel row at once
+                                    dot3(gy, g0, xs, kj * plane + ki * wo, plane, p, sc.partials, sc.dots);
+                                    for (int j = 0; j < Math.min(3, kw - kj); j++) acc[a + ki * kw + kj + j] += sc.dots[j];
+                                }
+                        }
+                    }
+            }
+        });
+        for (int i = 0; i < per; i++) {
+            float v = acc[i];
+            for (int q = 1; q < groups; q++) v += acc[q * per + i];
+            gw[gwOff + i] = v;
+        }
+    }
+
+    private static final VectorSpecies<Float> R = RowReduce.species();
+    private static final int RL = R.length(), RK = 16 / RL;
+
+    /**
+     * {@code out[j] = sum over i < n of g[gi + i] * x[xi + j*dx + i]} for j < 3, each exactly as {@link RowReduce#dot}
+     * sums (element i into partial i mod 16, chunk c of RL elements into accumulator c mod RK, then the fixed tree):
+     * three independent fma chains per pass where one dot at a time waited on its chain's latency.
+     */
+    private static void dot3(float[] g, int gi, float[] x, int xi, int dx, int n, float[] part, float[] out) {
+        FloatVector z = FloatVector.zero(R);
+        FloatVector a0 = z, a1 = z, a2 = z, a3 = z, b0 = z, b1 = z, b2 = z, b3 = z, c0 = z, c1 = z, c2 = z, c3 = z;
+        int i = 0;
+        for (int c = 0; i <= n - RL; i += RL, c++) {
+            FloatVector v = FloatVector.fromArray(R, g, gi + i);
+            FloatVector x0 = FloatVector.fromArray(R, x, xi + i), x1 = FloatVector.fromArray(R, x, xi + dx + i);
+            FloatVector x2 = FloatVector.fromArray(R, x, xi + 2 * dx + i);
+            switch (c & (RK - 1)) {
+                case 0 -> { a0 = v.fma(x0, a0); b0 = v.fma(x1, b0); c0 = v.fma(x2, c0); }
+                case 1 -> { a1 = v.fma(x0, a1); b1 = v.fma(x1, b1); c1 = v.fma(x2, c1); }
+                case 2 -> { a2 = v.fma(x0, a2); b2 = v.fma(x1, b2); c2 = v.fma(x2, c2); }
+                default -> { a3 = v.fma(x0, a3); b3 = v.fma(x1, b3); c3 = v.fma(x2, c3); }
+            }
+        }
+        // each chain's partials stored here, written out three times: a vector passed out of line, or merged from
+        // several by a conditional, would be boxed
+        a0.intoArray(part, 0);
+        if (RK > 1) a1.intoArray(part, RL);
+        if (RK > 2) { a2.intoArray(part, 2 * RL); a3.intoArray(part, 3 * RL); }
+        out[0] = tail(g, gi, x, xi, i, n, part);
+        b0.intoArray(part, 0);
+        if (RK > 1) b1.intoArray(part, RL);
+        if (RK > 2) { b2.intoArray(part, 2 * RL); b3.intoArray(part, 3 * RL); }
+        out[1] = tail(g, gi, x, xi + dx, i, n, part);
+        c0.intoArray(part, 0);
+        if (RK > 1) c1.intoArray(part, RL);
+        if (RK > 2) { c2.intoArray(part, 2 * RL); c3.intoArray(part, 3 * RL); }
+        out[2] = tail(g, gi, x, xi + 2 * dx, i, n, part);
+    }
+
+    /** Adds elements [i, n) to their partials (RowReduce's scalar tail) and returns the tree of the sixteen. */
+    private static float tail(float[] g, int gi, float[] x, int xi, int i, int n, float[] part) {
+        for (int t = i; t < n; t++) part[t & 15] = Math.fma(g[gi + t], x[xi + t], part[t & 15]);
+        return RowReduce.tree(part);
     }
 
     /**

@@ -38,7 +38,7 @@ final class RowReduce {
      */
 
     /** Adds the sixteen partials pairwise in the fixed tree. */
-    private static float tree(float[] p) {
+    static float tree(float[] p) {
         for (int w = 8; w >= 1; w /= 2)
             for (int j = 0; j < w; j++) p[j] = p[j] + p[j + w];
         return p[0];
