@@ -89,6 +89,23 @@ final class ConvGemm {
         return sc.a;
     }
 
+    /**
+     * A = the transpose of w viewed as [k, m] (row-major at wOff: A[row][p] = w[p][row]), packed as {@link #packRows}
+     * packs: the strided input gradient's {@code w^T} (m = C*kh*kw, k = O), packed once per call.
+     */
+    static float[] packTransposed(float[] w, int wOff, int m, int k) {
+        float[] pa = aBuffer(m, k);
+        for (int t = 0; t < tiles(m); t++) {
+            int base = t * k * MR, rows = Math.min(MR, m - t * MR);
+            for (int p = 0; p < k; p++) {
+                int src = wOff + p * m + t * MR, d = base + p * MR;
+                for (int r = 0; r < rows; r++) pa[d + r] = w[src + r];
+                for (int r = rows; r < MR; r++) pa[d + r] = 0f;
+            }
+        }
+        return pa;
+    }
+
     /** A = w viewed as [m, k] (row-major at wOff), packed as pa[tile][k][MR], rows past m zero. */
     static float[] packRows(float[] w, int wOff, int m, int k) {
         float[] pa = aBuffer(m, k);
