@@ -51,8 +51,11 @@ final class Winograd {
     private static final int MR = VectorSupport.SIXTEEN_REGISTERS ? 4 : 6, NV = VectorSupport.SIXTEEN_REGISTERS ? 2 : 4;
     /** Tiles per unit of work: its V and M stay in L2 beside one channel pair's U (a multiple of both MRs). */
     private static final int BLOCK = 24;
-    /** Most image groups in the weight gradient, and most accumulator floats over all groups (16 MB). */
-    private static final int MAX_GROUPS = 16, GROUP_FLOATS = 1 << 22;
+    /**
+     * Most image groups in the weight gradient, and most accumulator floats over all groups (32 MB, so that the
+     * 128-channel layers get 8 groups: with 7 under a 16 MB cap, 2 threads split them 4 / 3 and 16 threads left 9 idle).
+     */
+    private static final int MAX_GROUPS = 16, GROUP_FLOATS = 1 << 23;
 
     private static final FloatVector TWO = FloatVector.broadcast(S, 2f), FOUR = FloatVector.broadcast(S, 4f);
     private static final FloatVector EIGHT = FloatVector.broadcast(S, 8f), MINUS_FOUR = FloatVector.broadcast(S, -4f);
@@ -197,9 +200,10 @@ final class Winograd {
             FloatVector.fromArray(S, dst, d + i).add(FloatVector.fromArray(S, src, s + i)).intoArray(dst, d + i);
     }
 
-    /** Image groups of the weight gradient: by the shape alone, at most 16 and 16 MB of accumulators. */
+    /** Image groups of the weight gradient: by the shape alone, a power of two, at most 16 and 32 MB of accumulators. */
     static int groups(int n, int c, int o) {
-        return Math.max(1, Math.min(n, Math.min(MAX_GROUPS, GROUP_FLOATS / (XI * c * o))));
+        int most = Math.max(1, Math.min(n, Math.min(MAX_GROUPS, GROUP_FLOATS / (XI * c * o))));
+        return Integer.highestOneBit(most); // a power of two, so that 2, 4, 8 or 16 threads share the groups evenly
     }
 
     // ---- layout --------------------------------------------------------------------------------------------------

@@ -206,8 +206,8 @@ class ConvTest {
         assertEquals(false, Winograd.applies(24, 64, 3, 3, 1, 1), "channels not a multiple of 16");
         assertEquals(false, Winograd.applies(64, 64, 1, 1, 1, 0), "1x1");
         assertEquals(16, Winograd.groups(64, 64, 64), "vq-s 64-channel layers: 16 groups");
-        assertEquals(7, Winograd.groups(64, 128, 128), "128 x 128: accumulators capped at 16 MB");
-        assertEquals(3, Winograd.groups(3, 16, 16), "never more groups than images");
+        assertEquals(8, Winograd.groups(64, 128, 128), "128 x 128: 14 fit in 32 MB, rounded down to a power of two");
+        assertEquals(2, Winograd.groups(3, 16, 16), "never more groups than images (a power of two)");
         assertEquals(1, Winograd.groups(64, 512, 512), "a wide layer keeps one set of accumulators");
     }
 
