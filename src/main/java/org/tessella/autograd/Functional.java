@@ -140,25 +140,7 @@ public final class Functional {
 
     /** GroupNorm of x [N, C, *] in {@code groups} groups; weight and bias [C] may be null. */
     public static Tensor groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps) {
-        requireFloat("groupNorm", x);
-        if (x.rank() < 2 || x.shape(1) % groups != 0)
-            throw new ShapeException("groupNorm: " + groups + " groups do not divide the channels of " + Shape.str(x.shape()));
-        int n = x.shape(0), c = x.shape(1);
-        checkParam("groupNorm", weight, c);
-        checkParam("groupNorm", bias, c);
-        Tensor xc = contiguous(x);
-        Tensor y = empty(x, x.shape()), mean = empty(x, n, groups), rstd = empty(x, n, groups);
-        be(x).groupNorm(xc, groups, weight, bias, eps, y, mean, rstd);
-        if (!Tape.needsGrad(x, weight, bias)) return y;
-        return Tape.record(y, g -> {
-            Tensor gx = empty(x, x.shape());
-            Tensor gw = weight != null && weight.requiresGrad() ? empty(x, c) : null;
-            Tensor gb = bias != null && bias.requiresGrad() ? empty(x, c) : null;
-            be(x).groupNormBackward(xc, groups, weight, mean, rstd, contiguous(g), gx, gw, gb);
-            accumulate(xc, gx);
-            if (gw != null) accumulate(weight, gw);
-            if (gb != null) accumulate(bias, gb);
-        });
+        return groupNorm(x, groups, weight, bias, eps, false);
     }
 
     /**
@@ -168,21 +150,28 @@ public final class Functional {
      */
     public static Tensor groupNormSilu(Tensor x, int groups, Tensor weight, Tensor bias, float eps) {
         if (!be(x).fusesGroupNormSilu()) return Ops.silu(groupNorm(x, groups, weight, bias, eps));
-        requireFloat("groupNormSilu", x);
+        return groupNorm(x, groups, weight, bias, eps, true);
+    }
+
+    private static Tensor groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps, boolean silu) {
+        String op = silu ? "groupNormSilu" : "groupNorm";
+        requireFloat(op, x);
         if (x.rank() < 2 || x.shape(1) % groups != 0)
-            throw new ShapeException("groupNormSilu: " + groups + " groups do not divide the channels of " + Shape.str(x.shape()));
+            throw new ShapeException(op + ": " + groups + " groups do not divide the channels of " + Shape.str(x.shape()));
         int n = x.shape(0), c = x.shape(1);
-        checkParam("groupNormSilu", weight, c);
-        checkParam("groupNormSilu", bias, c);
+        checkParam(op, weight, c);
+        checkParam(op, bias, c);
         Tensor xc = contiguous(x);
         Tensor y = empty(x, x.shape()), mean = empty(x, n, groups), rstd = empty(x, n, groups);
-        be(x).groupNormSilu(xc, groups, weight, bias, eps, y, mean, rstd);
+        if (silu) be(x).groupNormSilu(xc, groups, weight, bias, eps, y, mean, rstd);
+        else be(x).groupNorm(xc, groups, weight, bias, eps, y, mean, rstd);
         if (!Tape.needsGrad(x, weight, bias)) return y;
         return Tape.record(y, g -> {
             Tensor gx = empty(x, x.shape());
             Tensor gw = weight != null && weight.requiresGrad() ? empty(x, c) : null;
             Tensor gb = bias != null && bias.requiresGrad() ? empty(x, c) : null;
-            be(x).groupNormSiluBackward(xc, groups, weight, bias, mean, rstd, contiguous(g), gx, gw, gb);
+            if (silu) be(x).groupNormSiluBackward(xc, groups, weight, bias, mean, rstd, contiguous(g), gx, gw, gb);
+            else be(x).groupNormBackward(xc, groups, weight, mean, rstd, contiguous(g), gx, gw, gb);
             accumulate(xc, gx);
             if (gw != null) accumulate(weight, gw);
             if (gb != null) accumulate(bias, gb);

@@ -130,9 +130,9 @@ final class ConvWeightGrad {
      * conv_out, 1 and 64), where a tile over channels would be mostly padding: each {@code gw[o][c][ki][kj]} is, per
      * image, the dot product of gy's row {@code gy[n][o]} with the tap's window of x, which in a column-shifted copy of
      * the padded plane ({@code xs[kj][r][ow] = padded[r][ow + kj]}, made once per image and channel) is the contiguous
-     * run starting at row ki. The dots go through {@link RowReduce#dot} (its fixed order); a group of images, fixed by
-     * the shape, adds its images' dots in order, and the groups are then added in group order: the same bits for any
-     * thread count or vector width. (The im2col GEMM before padded 9 taps, or one output channel, to a 64-wide tile:
+     * run starting at row ki. The dots are summed in {@link RowReduce#dot}'s fixed order, three taps of a kernel row per
+     * pass ({@link #dot3}); a group of images, fixed by the shape, adds its images' dots in order, and the groups are
+     * then added in group order: the same bits for any thread count or vector width. (The im2col GEMM before padded 9 taps, or one output channel, to a 64-wide tile:
      * 8-9 GFLOP/s on 2 threads.)
      */
     static void dots(int n, int c, int h, int w, int o, int kh, int kw, int pad, int ho, int wo,
