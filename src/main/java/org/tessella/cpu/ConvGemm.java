@@ -8,7 +8,8 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Implicit-GEMM convolution: {@code out[n] = A @ col(src[n]) (+ bias)} for every image n, where A is m x K and
  * col(src[n]) is the K x P im2col matrix of one source image under a {@link Window}. col is never materialised. A is
- * packed once per call, whole (micro-panels of MR rows), and shared read-only by all threads. A unit of work is one
+ * packed once per call, whole (row-major, as {@link Gemm#kernel} reads it, rows padded with zeros to whole MR-row
+ * tiles), and shared read-only by all threads. A unit of work is one
  * image and one panel of output pixels (DNR = four vectors where B is read in place, two with 16 vector registers;
  * Gemm's NR where it is packed); for
  * each KC block of K, every MR-row tile of A runs a register-blocked micro kernel (MR x DNR, or {@link Gemm#kernel}'s
@@ -95,32 +96,17 @@ final class ConvGemm {
      */
     static float[] packTransposed(float[] w, int wOff, int m, int k) {
         float[] pa = aBuffer(m, k);
-        for (int t = 0; t < tiles(m); t++) {
-            int base = t * k * MR, rows = Math.min(MR, m - t * MR);
-            for (int p = 0; p < k; p++) {
-                int src = wOff + p * m + t * MR, d = base + p * MR;
-                for (int r = 0; r < rows; r++) pa[d + r] = w[src + r];
-                for (int r = rows; r < MR; r++) pa[d + r] = 0f;
-            }
-        }
+        Arrays.fill(pa, m * k, tiles(m) * MR * k, 0f);
+        for (int p = 0; p < k; p++)
+            for (int row = 0, src = wOff + p * m; row < m; row++) pa[row * k + p] = w[src + row];
         return pa;
     }
 
-    /** A = w viewed as [m, k] (row-major at wOff), packed as pa[tile][k][MR], rows past m zero. */
+    /** A = w viewed as [m, k] (row-major at wOff), copied as pa[row][k], rows past m (to whole tiles) zero. */
     static float[] packRows(float[] w, int wOff, int m, int k) {
         float[] pa = aBuffer(m, k);
-        for (int t = 0; t < tiles(m); t++) {
-            int base = t * k * MR;
-            for (int r = 0; r < MR; r++) {
-                int row = t * MR + r;
-                if (row >= m) {
-                    for (int p = 0; p < k; p++) pa[base + p * MR + r] = 0f;
-                    continue;
-                }
-                int src = wOff + row * k;
-                for (int p = 0; p < k; p++) pa[base + p * MR + r] = w[src + p];
-            }
-        }
+        System.arraycopy(w, wOff, pa, 0, m * k);
+        Arrays.fill(pa, m * k, tiles(m) * MR * k, 0f);
         return pa;
     }
 
@@ -131,17 +117,11 @@ final class ConvGemm {
     static float[] packFlipped(float[] w, int wOff, int o, int c, int kh, int kw) {
         int kk = kh * kw, k = o * kk;
         float[] pa = aBuffer(c, k);
-        for (int t = 0; t < tiles(c); t++) {
-            int base = t * k * MR;
-            for (int r = 0; r < MR; r++) {
-                int ch = t * MR + r;
-                for (int oc = 0; oc < o; oc++)
-                    for (int tap = 0; tap < kk; tap++) {
-                        int d = base + (oc * kk + tap) * MR + r;
-                        pa[d] = ch < c ? w[wOff + (oc * c + ch) * kk + kk - 1 - tap] : 0f;
-                    }
-            }
-        }
+        Arrays.fill(pa, c * k, tiles(c) * MR * k, 0f);
+        for (int ch = 0; ch < c; ch++)
+            for (int oc = 0; oc < o; oc++)
+                for (int tap = 0, d = ch * k + oc * kk; tap < kk; tap++)
+                    pa[d + tap] = w[wOff + (oc * c + ch) * kk + kk - 1 - tap];
         return pa;
     }
 
@@ -191,15 +171,15 @@ final class ConvGemm {
                     int kc = Math.min(KC, k - pc);
                     if (!direct) packPanel(win, src, img, pc, kc, sc, segs);
                     for (int t = 0; t < tiles; t++) {
-                        int ao = t * k * MR + pc * MR;
+                        int ao = t * MR * k + pc; // row t*MR of A, K block pc; rows k apart
                         if (direct && m - t * MR == 1) {
                             if (VectorSupport.SIXTEEN_REGISTERS) kernelDirect1x2(kc, pa, ao, sc.xp, sc.pos, off, pc, sc.tile);
                             else kernelDirect1(kc, pa, ao, sc.xp, sc.pos, off, pc, sc.tile);
                         } else if (direct) {
-                            if (VectorSupport.SIXTEEN_REGISTERS) kernelDirect4x2(kc, pa, ao, sc.xp, sc.pos, off, pc, sc.tile);
-                            else kernelDirect(kc, pa, ao, sc.xp, sc.pos, off, pc, sc.tile);
+                            if (VectorSupport.SIXTEEN_REGISTERS) kernelDirect4x2(kc, pa, ao, k, sc.xp, sc.pos, off, pc, sc.tile);
+                            else kernelDirect(kc, pa, ao, k, sc.xp, sc.pos, off, pc, sc.tile);
                         }
-                        else Gemm.kernel(kc, pa, ao, sc.b, 0, sc.tile);
+                        else Gemm.kernel(kc, pa, ao, k, MR, sc.b, 0, sc.tile);
                         for (int r = 0, rows = Math.min(MR, m - t * MR); r < rows; r++) {
                             int row = t * MR + r, o = dst + row * p;
                             if (pc > 0) add(sc.tile, r * nr, out, o, cols);
@@ -312,8 +292,9 @@ final class ConvGemm {
      * off[pc + k]]. Each output is Gemm's {@code acc = 0; acc = fma(a, b, acc)} in order of k; t gets rows at stride
      * DNR.
      */
-    private static void kernelDirect(int kc, float[] pa, int ao, float[] xp, int[] pos, int[] off, int pc, float[] t) {
+    private static void kernelDirect(int kc, float[] pa, int ao, int lda, float[] xp, int[] pos, int[] off, int pc, float[] t) {
         int q0 = pos[0], q1 = pos[1], q2 = pos[2], q3 = pos[3];
+        int a0 = ao, a1 = ao + lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda, a4 = ao + 4 * lda, a5 = ao + 5 * lda;
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S), c23 = FloatVector.zero(S);
@@ -321,20 +302,20 @@ final class ConvGemm {
         FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c42 = FloatVector.zero(S), c43 = FloatVector.zero(S);
         FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c52 = FloatVector.zero(S), c53 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
-            int ai = ao + p * MR, o = off[pc + p];
+            int o = off[pc + p];
             FloatVector b0 = FloatVector.fromArray(S, xp, q0 + o), b1 = FloatVector.fromArray(S, xp, q1 + o);
             FloatVector b2 = FloatVector.fromArray(S, xp, q2 + o), b3 = FloatVector.fromArray(S, xp, q3 + o);
-            FloatVector x = FloatVector.broadcast(S, pa[ai]);
+            FloatVector x = FloatVector.broadcast(S, pa[a0 + p]);
             c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02); c03 = x.fma(b3, c03);
-            x = FloatVector.broadcast(S, pa[ai + 1]);
+            x = FloatVector.broadcast(S, pa[a1 + p]);
             c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); c12 = x.fma(b2, c12); c13 = x.fma(b3, c13);
-            x = FloatVector.broadcast(S, pa[ai + 2]);
+            x = FloatVector.broadcast(S, pa[a2 + p]);
             c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); c22 = x.fma(b2, c22); c23 = x.fma(b3, c23);
-            x = FloatVector.broadcast(S, pa[ai + 3]);
+            x = FloatVector.broadcast(S, pa[a3 + p]);
             c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); c32 = x.fma(b2, c32); c33 = x.fma(b3, c33);
-            x = FloatVector.broadcast(S, pa[ai + 4]);
+            x = FloatVector.broadcast(S, pa[a4 + p]);
             c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); c42 = x.fma(b2, c42); c43 = x.fma(b3, c43);
-            x = FloatVector.broadcast(S, pa[ai + 5]);
+            x = FloatVector.broadcast(S, pa[a5 + p]);
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52); c53 = x.fma(b3, c53);
         }
         c00.intoArray(t, 0); c01.intoArray(t, VL); c02.intoArray(t, 2 * VL); c03.intoArray(t, 3 * VL);
@@ -355,7 +336,7 @@ final class ConvGemm {
         FloatVector c0 = FloatVector.zero(S), c1 = FloatVector.zero(S), c2 = FloatVector.zero(S), c3 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
             int o = off[pc + p];
-            FloatVector x = FloatVector.broadcast(S, pa[ao + p * MR]);
+            FloatVector x = FloatVector.broadcast(S, pa[ao + p]);
             c0 = x.fma(FloatVector.fromArray(S, xp, q0 + o), c0);
             c1 = x.fma(FloatVector.fromArray(S, xp, q1 + o), c1);
             c2 = x.fma(FloatVector.fromArray(S, xp, q2 + o), c2);
@@ -368,20 +349,21 @@ final class ConvGemm {
     }
 
     /** {@link #kernelDirect} as a 4 x 2-vector tile, for 16 registers (MR is 4 there). */
-    private static void kernelDirect4x2(int kc, float[] pa, int ao, float[] xp, int[] pos, int[] off, int pc, float[] t) {
+    private static void kernelDirect4x2(int kc, float[] pa, int ao, int lda, float[] xp, int[] pos, int[] off, int pc, float[] t) {
         int q0 = pos[0], q1 = pos[1];
+        int a0 = ao, a1 = ao + lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda;
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
-            int ai = ao + p * 4, o = off[pc + p];
+            int o = off[pc + p];
             FloatVector b0 = FloatVector.fromArray(S, xp, q0 + o), b1 = FloatVector.fromArray(S, xp, q1 + o);
-            FloatVector x = FloatVector.broadcast(S, pa[ai]);
+            FloatVector x = FloatVector.broadcast(S, pa[a0 + p]);
             c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(S, pa[ai + 1]);
+            x = FloatVector.broadcast(S, pa[a1 + p]);
             c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(S, pa[ai + 2]);
+            x = FloatVector.broadcast(S, pa[a2 + p]);
             c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(S, pa[ai + 3]);
+            x = FloatVector.broadcast(S, pa[a3 + p]);
             c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
         }
         c00.intoArray(t, 0); c01.intoArray(t, VL);
@@ -396,7 +378,7 @@ final class ConvGemm {
         FloatVector c0 = FloatVector.zero(S), c1 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
             int o = off[pc + p];
-            FloatVector x = FloatVector.broadcast(S, pa[ao + p * MR]);
+            FloatVector x = FloatVector.broadcast(S, pa[ao + p]);
             c0 = x.fma(FloatVector.fromArray(S, xp, q0 + o), c0);
             c1 = x.fma(FloatVector.fromArray(S, xp, q1 + o), c1);
         }

@@ -9,10 +9,14 @@ import org.tessella.tensor.Tensor;
  * Blocked, packed, multithreaded SGEMM: {@code c[i] = alpha * op(a[i]) @ op(b[i]) + beta * c[i]}.
  *
  * <p>Structure (GotoBLAS/BLIS): for each block of NC columns and KC depth, a panel of op(B) is packed into micro-panels
- * of NR columns; for each block of MC rows, op(A) is packed into micro-panels of MR rows; a register-blocked micro
- * kernel computes each MR x NR tile in vector accumulators (vectorised over N; 6 x 4 vectors, or 4 x 2 where the
- * vector unit has 16 registers) into a small tile buffer, and
- * {@link #combine} folds the tile into C. Partial tiles are zero-padded in the packs and run through the same kernel.
+ * of NR columns; a register-blocked micro kernel computes each MR x NR tile in vector accumulators (vectorised over N;
+ * 6 x 4 vectors, or 4 x 2 where the vector unit has 16 registers) into a small tile buffer, and {@link #combine} folds
+ * the tile into C. A is never packed: the kernel reads op(A) where it lies, as MR rows ({@link #kernel}, A not
+ * transposed: row r at {@code a0 + r*lda}, contiguous in k) or as MR adjacent columns of the stored matrix
+ * ({@link #kernelT}, A transposed: the MR values of one k at {@code a0 + k*lda}). (Packing A into micro-panels was
+ * 8.5% of a gpt-s step on two Zen 4 cores, JFR samples, and its transposing form a quarter of a weight gradient's
+ * time; both kernels run as fast on A in place.) Partial tiles repeat their last row of A (rows form) or read a
+ * zero-padded copy of their columns (columns form), and read the zero padding of B's last micro-panel.
  * With fewer than {@link #SMALL_M} rows (inference on one token) C is computed straight from A and B. One large product
  * on several threads packs each B panel once for all threads ({@link #sharedB}), or, when K is deep (three or more K
  * blocks: a weight gradient), packs A and B whole and spreads the work over K blocks too, each block's accumulators
@@ -57,26 +61,22 @@ final class Gemm {
     static final int SMALL_M = 4;
     /** Least work (multiply-adds) worth a task of its own. */
     private static final long MIN_TASK_WORK = 1L << 18;
-    /** Most floats {@link #deepK} packs (A and B together, 64 MB), beyond which a product runs through sharedB. */
+    /** Most floats {@link #deepK} packs (op(B) whole, 64 MB), beyond which a product runs through sharedB. */
     private static final long DEEP_MAX_PACKED = 1L << 24;
     /** Most floats of {@link #splitK}'s per-K-block partials (16 MB); a larger product keeps whole K per unit. */
     private static final long MAX_PARTIALS = 1L << 22;
 
     private static final class Scratch {
-        final float[] a = new float[MC * KC];
         final float[] b = new float[KC * NC];
         final float[] tile = new float[MR * NR];
-        /** {@link #deepK}'s whole packs (the calling thread's; grown as needed, kept for the next call). */
-        float[] packedA = new float[0], packedB = new float[0], partials = new float[0];
+        /** A partial tile of a transposed A, its columns copied and zero padded ([k][MR]), for {@link #kernelT}. */
+        final float[] edge = new float[KC * MR];
+        /** {@link #deepK}'s whole pack of op(B) and splitK's partials (the calling thread's, grown as needed, kept). */
+        float[] packedB = new float[0], partials = new float[0];
 
         float[] partials(int len) {
             if (partials.length < len) partials = new float[len];
             return partials;
-        }
-
-        float[] wholeA(int len) {
-            if (packedA.length < len) packedA = new float[len];
-            return packedA;
         }
 
         float[] wholeB(int len) {
@@ -119,7 +119,7 @@ final class Gemm {
         if (!direct && !whole && threads > 1 && rowTiles >= 2 * threads && (long) m * n * k >= 1L << 22) {
             // three or more K blocks (a weight gradient, k = all tokens; forward products have one or two): sharedB
             // would fork and join twice per K block and, with few row tiles, pack each A tile once per run of columns
-            boolean deep = k > 2 * KC && (long) (roundUp(m, MR) + roundUp(n, NR)) * k <= DEEP_MAX_PACKED;
+            boolean deep = k > 2 * KC && (long) roundUp(n, NR) * k <= DEEP_MAX_PACKED;
             for (int bi = 0; bi < batch; bi++)
                 if (deep)
                     deepK(pool, m, n, k, a, aOff + bi * aStride, transA, b, bOff + bi * bStride, transB,
@@ -164,6 +164,11 @@ final class Gemm {
         return (x + multiple - 1) / multiple * multiple;
     }
 
+    /** Where op(A)'s row i, depth pc, is in a (A stored m x k, or k x m when transposed). */
+    private static int aAt(int aOff, int m, int k, boolean transA, int i, int pc) {
+        return transA ? aOff + pc * m + i : aOff + i * k + pc;
+    }
+
     /** c = beta * c (the k = 0 or alpha = 0 case); beta = 0 writes zeros whatever c held. */
     private static void scale(float[] c, int off, int len, float beta) {
         if (beta == 0f) Arrays.fill(c, off, off + len, 0f);
@@ -172,7 +177,7 @@ final class Gemm {
 
     // ---- packed path ---------------------------------------------------------------------------------------------
 
-    /** Rows [r0, r1) and columns [c0, c1) of one product, all of K, on one thread with its own packs. */
+    /** Rows [r0, r1) and columns [c0, c1) of one product, all of K, on one thread with its own pack of B. */
     private static void blocked(int m, int n, int k, float[] a, int aOff, boolean transA,
                                 float[] b, int bOff, boolean transB, float[] c, int cOff,
                                 int r0, int r1, int c0, int c1, float alpha, float beta) {
@@ -190,30 +195,24 @@ final class Gemm {
     }
 
     /**
-     * One large product with three or more K blocks on several threads (a weight gradient: k = all tokens): op(A) and op(B)
-     * are packed whole, once, by all threads together; then each task runs its units (a group of row tiles by one B
-     * panel) through every K block in order. Two fork-joins in all, where {@link #sharedB} needs two per K block, and
-     * no A tile is packed twice (sharedB packs each once per run of panels, about as many scalar copies as there are
-     * vector fmas when the runs are short). Same arithmetic per element as every other path.
+     * One large product with three or more K blocks on several threads (a weight gradient: k = all tokens): op(B) is
+     * packed whole, once, by all threads together; then each task runs its units (a group of row tiles by one B
+     * panel) through every K block in order. Two fork-joins in all, where {@link #sharedB} needs two per K block. Same
+     * arithmetic per element as every other path.
      */
     private static void deepK(WorkerPool pool, int m, int n, int k, float[] a, int aOff, boolean transA,
                               float[] b, int bOff, boolean transB, float[] c, int cOff, float alpha, float beta) {
         int mTiles = (m + MR - 1) / MR, panels = (n + NR - 1) / NR, kBlocks = (k + KC - 1) / KC;
         Scratch sc = SCRATCH.get();
-        float[] pa = sc.wholeA(mTiles * MR * k), pb = sc.wholeB(panels * NR * k);
-        // K block pc starts at mTiles * MR * pc in pa and at panels * NR * pc in pb (blocks before it are KC deep)
-        int packUnits = mTiles + panels;
-        pool.parallelFor(kBlocks * packUnits, 4, (s, e) -> {
+        float[] pb = sc.wholeB(panels * NR * k); // K block pc starts at panels * NR * pc (blocks before it are KC deep)
+        pool.parallelFor(kBlocks * panels, 4, (s, e) -> {
             for (int u = s; u < e; u++) {
-                int pc = u / packUnits * KC, kc = Math.min(KC, k - pc), r = u % packUnits;
-                if (r < mTiles)
-                    packA(a, aOff, m, k, transA, r * MR, Math.min(MR, m - r * MR), pc, kc, pa, mTiles * MR * pc + r * kc * MR);
-                else
-                    packB(b, bOff, n, k, transB, pc, kc, 0, n, r - mTiles, r - mTiles + 1, pb, panels * NR * pc);
+                int pc = u / panels * KC, kc = Math.min(KC, k - pc), q = u % panels;
+                packB(b, bOff, n, k, transB, pc, kc, 0, n, q, q + 1, pb, panels * NR * pc);
             }
         });
         if ((long) kBlocks * m * n <= MAX_PARTIALS) {
-            splitK(pool, m, n, k, kBlocks, mTiles, panels, pa, pb, c, cOff, alpha, beta, sc);
+            splitK(pool, m, n, k, kBlocks, mTiles, panels, a, aOff, transA, pb, c, cOff, alpha, beta, sc);
             return;
         }
         // units (group of row tiles, B panel): the largest group that still leaves eight units per thread. A task's
@@ -224,16 +223,17 @@ final class Gemm {
         while (group > 1 && (long) ((mTiles + group - 1) / group) * panels < 8L * pool.threads()) group /= 2;
         int g = group, groups = (mTiles + g - 1) / g;
         boolean panelsFastest = g * MR >= NR;
+        int lda = transA ? m : k;
         pool.parallelFor(groups * panels, 1, (s, e) -> {
-            float[] tile = SCRATCH.get().tile;
+            Scratch own = SCRATCH.get();
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
                 float betaEff = pc == 0 ? beta : 1f;
                 for (int u = s; u < e; u++) {
                     int q = panelsFastest ? u % panels : u / groups;
                     int t0 = (panelsFastest ? u / panels : u % groups) * g, rows = Math.min(m, (t0 + g) * MR) - t0 * MR;
-                    macro(kc, rows, n, q * NR, (q + 1) * NR, pa, mTiles * MR * pc + t0 * kc * MR, pb, panels * NR * pc,
-                            tile, c, cOff + t0 * MR * n, n, alpha, betaEff);
+                    macro(kc, rows, n, q * NR, (q + 1) * NR, a, aAt(aOff, m, k, transA, t0 * MR, pc), lda, transA,
+                            pb, panels * NR * pc, own, c, cOff + t0 * MR * n, n, alpha, betaEff);
                 }
             }
         });
@@ -243,25 +243,26 @@ final class Gemm {
      * deepK's products, spread over K blocks as well: every K block's accumulators (from zero, as always) go to a
      * partial of their own, and the partials are then folded into C in K-block order, the fold every path does (the
      * first block with beta, the rest with 1), so the bits are the same. Units are (K block, chunk of row tiles, B
-     * panel), panels fastest: a task's units share one packed A block (at most 256 rows by KC, in L2) and stream
+     * panel), panels fastest: a task's units share one block of A (at most 256 rows by KC, in L2) and stream
      * their B panels. (With whole K per unit, each unit read its A rows and B panel for all of K from L3: gpt-s's
      * weight gradients ran at a third of the FMA peak on 16 Xeon threads; 1.3-1.4x faster this way.)
      */
-    private static void splitK(WorkerPool pool, int m, int n, int k, int kBlocks, int mTiles, int panels, float[] pa,
-                               float[] pb, float[] c, int cOff, float alpha, float beta, Scratch sc) {
+    private static void splitK(WorkerPool pool, int m, int n, int k, int kBlocks, int mTiles, int panels, float[] a,
+                               int aOff, boolean transA, float[] pb, float[] c, int cOff, float alpha, float beta,
+                               Scratch sc) {
         float[] part = sc.partials(kBlocks * m * n);
         int chunks = 1; // chunks of row tiles: enough units for eight per thread, chunks of at least 8 tiles
         while ((long) kBlocks * chunks * panels < 8L * pool.threads() && chunks * 2 <= (mTiles + 7) / 8) chunks *= 2;
-        int tilesPerChunk = (mTiles + chunks - 1) / chunks, perBlock = chunks * panels, mn = m * n;
+        int tilesPerChunk = (mTiles + chunks - 1) / chunks, perBlock = chunks * panels, mn = m * n, lda = transA ? m : k;
         pool.parallelFor(kBlocks * perBlock, 1, (s, e) -> {
-            float[] tile = SCRATCH.get().tile;
+            Scratch own = SCRATCH.get();
             for (int u = s; u < e; u++) {
                 int kb = u / perBlock, pc = kb * KC, kc = Math.min(KC, k - pc), q = u % panels;
                 int t0 = u % perBlock / panels * tilesPerChunk, t1 = Math.min(mTiles, t0 + tilesPerChunk);
                 for (int t = t0; t < t1; t += MC / MR) {
                     int rows = Math.min(m, Math.min(t1, t + MC / MR) * MR) - t * MR;
-                    macro(kc, rows, n, q * NR, (q + 1) * NR, pa, mTiles * MR * pc + t * kc * MR, pb, panels * NR * pc,
-                            tile, part, kb * mn + t * MR * n, n, 1f, 0f);
+                    macro(kc, rows, n, q * NR, (q + 1) * NR, a, aAt(aOff, m, k, transA, t * MR, pc), lda, transA, pb,
+                            panels * NR * pc, own, part, kb * mn + t * MR * n, n, 1f, 0f);
                 }
             }
         });
@@ -274,7 +275,7 @@ final class Gemm {
 
     /**
      * One large product on several threads: each B panel is packed once, by all threads together, into the caller's
-     * buffer; then the threads share out the rows, each packing its own A.
+     * buffer; then the threads share out the rows.
      */
     private static void sharedB(WorkerPool pool, int m, int n, int k, float[] a, int aOff, boolean transA,
                                 float[] b, int bOff, boolean transB, float[] c, int cOff, float alpha, float beta) {
@@ -307,27 +308,42 @@ final class Gemm {
 
     /**
      * Rows [r0, r1) and columns [col0, col1) (a multiple of NR from the panel's start) of C (at cOff, row stride n)
-     * against one packed B panel (kc x nc): packs A by MC rows.
+     * against one packed B panel (kc x nc), by MC rows.
      */
     private static void rows(int m, int n, float[] a, int aOff, int k, boolean transA, int pc, int kc, int r0, int r1,
                              float[] pb, int nc, int col0, int col1, float[] c, int cOff, float alpha, float beta, Scratch sc) {
-        for (int ic = r0; ic < r1; ic += MC) {
-            int mc = Math.min(MC, r1 - ic);
-            packA(a, aOff, m, k, transA, ic, mc, pc, kc, sc.a, 0);
-            macro(kc, mc, nc, col0, col1, sc.a, 0, pb, 0, sc.tile, c, cOff + ic * n, n, alpha, beta);
-        }
+        for (int ic = r0; ic < r1; ic += MC)
+            macro(kc, Math.min(MC, r1 - ic), nc, col0, col1, a, aAt(aOff, m, k, transA, ic, pc), transA ? m : k,
+                    transA, pb, 0, sc, c, cOff + ic * n, n, alpha, beta);
     }
 
-    /** The micro tiles of columns [col0, col1) of an mc x nc block of C from packed A (mc x kc) and B (kc x nc). */
-    private static void macro(int kc, int mc, int nc, int col0, int col1, float[] pa, int paOff, float[] pb, int pbOff,
-                              float[] tile, float[] c, int cOff, int ldc, float alpha, float beta) {
+    /**
+     * The micro tiles of columns [col0, col1) of an mc x nc block of C from op(A) in place (its first row at a0: rows
+     * lda apart, or, transposed, columns of the stored matrix whose rows are lda apart) and packed B (kc x nc).
+     */
+    private static void macro(int kc, int mc, int nc, int col0, int col1, float[] a, int a0, int lda, boolean transA,
+                              float[] pb, int pbOff, Scratch sc, float[] c, int cOff, int ldc, float alpha, float beta) {
+        float[] tile = sc.tile, edge = sc.edge;
+        int full = mc / MR * MR;
+        if (transA && full < mc) { // the partial tile's columns, zero padded to MR, as kernelT reads them
+            for (int p = 0; p < kc; p++)
+                for (int r = 0; r < MR; r++) edge[p * MR + r] = full + r < mc ? a[a0 + p * lda + full + r] : 0f;
+        }
+        boolean half = !VectorSupport.SIXTEEN_REGISTERS;
         for (int jr = col0; jr < col1; jr += NR) {
             int cols = Math.min(NR, nc - jr);
             int bo = pbOff + jr / NR * kc * NR;
             for (int ir = 0; ir < mc; ir += MR) {
                 int rows = Math.min(MR, mc - ir);
-                if (!VectorSupport.SIXTEEN_REGISTERS && cols <= NR / 2) kernel6x2(kc, pa, paOff + ir / MR * kc * MR, pb, bo, tile);
-                else kernel(kc, pa, paOff + ir / MR * kc * MR, pb, bo, tile);
+                if (!transA) {
+                    if (half && cols <= NR / 2) kernel6x2(kc, a, a0 + ir * lda, lda, rows, pb, bo, tile);
+                    else kernel(kc, a, a0 + ir * lda, lda, rows, pb, bo, tile);
+                } else {
+                    float[] src = ir < full ? a : edge;
+                    int s0 = ir < full ? a0 + ir : 0, ld = ir < full ? lda : MR;
+                    if (half && cols <= NR / 2) kernel6x2T(kc, src, s0, ld, pb, bo, tile);
+                    else kernelT(kc, src, s0, ld, pb, bo, tile);
+                }
                 int co = cOff + ir * ldc + jr;
                 for (int r = 0; r < rows; r++) combine(tile, r * NR, c, co + r * ldc, cols, alpha, beta);
             }
@@ -335,31 +351,35 @@ final class Gemm {
     }
 
     /**
-     * One MR x NR tile: {@code t[r][j] = sum_k pa[k][r] * pb[k][j]}, fma in order of k. With 32 registers, four
-     * vectors of B per k, so that each broadcast of A feeds four multiply-adds (6 x 4 = 24 accumulators); with 16, the
-     * 4 x 2 tile of {@link #kernel4x2}.
+     * One MR x NR tile: {@code t[r][j] = sum_p a[a0 + r*lda + p] * pb[bo + p*NR + j]}, fma in order of p, for
+     * r < rows (rows past that repeat the last one; their results are not stored). With 32 registers, four vectors of
+     * B per p, so that each broadcast of A feeds four multiply-adds (6 x 4 = 24 accumulators); with 16, the 4 x 2 tile
+     * of {@link #kernel4x2}. A's rows are indexed {@code row + p}, unit stride in the loop's counter, so C2 checks
+     * their bounds once outside the loop.
      */
-    static void kernel(int kc, float[] pa, int ao, float[] pb, int bo, float[] t) {
-        if (VectorSupport.SIXTEEN_REGISTERS) kernel4x2(kc, pa, ao, pb, bo, t);
-        else kernel6x4(kc, pa, ao, pb, bo, t);
+    static void kernel(int kc, float[] a, int a0, int lda, int rows, float[] pb, int bo, float[] t) {
+        if (VectorSupport.SIXTEEN_REGISTERS) kernel4x2(kc, a, a0, lda, rows, pb, bo, t);
+        else kernel6x4(kc, a, a0, lda, rows, pb, bo, t);
     }
 
     /** The 4 x 2-vector tile for 16 registers: 8 accumulators, two B vectors and a broadcast fit with room to spare. */
-    private static void kernel4x2(int kc, float[] pa, int ao, float[] pb, int bo, float[] t) {
+    private static void kernel4x2(int kc, float[] a, int a0, int lda, int rows, float[] pb, int bo, float[] t) {
+        int last = rows - 1;
+        int p0 = a0, p1 = a0 + Math.min(1, last) * lda, p2 = a0 + Math.min(2, last) * lda, p3 = a0 + Math.min(3, last) * lda;
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
         FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
-            int ai = ao + p * 4, bi = bo + p * NR;
+            int bi = bo + p * NR;
             FloatVector b0 = FloatVector.fromArray(S, pb, bi), b1 = FloatVector.fromArray(S, pb, bi + VL);
-            FloatVector x = FloatVector.broadcast(S, pa[ai]);
+            FloatVector x = FloatVector.broadcast(S, a[p0 + p]);
             c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(S, pa[ai + 1]);
+            x = FloatVector.broadcast(S, a[p1 + p]);
             c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(S, pa[ai + 2]);
+            x = FloatVector.broadcast(S, a[p2 + p]);
             c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(S, pa[ai + 3]);
+            x = FloatVector.broadcast(S, a[p3 + p]);
             c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
         }
         c00.intoArray(t, 0); c01.intoArray(t, VL);
@@ -368,7 +388,10 @@ final class Gemm {
         c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + VL);
     }
 
-    private static void kernel6x4(int kc, float[] pa, int ao, float[] pb, int bo, float[] t) {
+    private static void kernel6x4(int kc, float[] a, int a0, int lda, int rows, float[] pb, int bo, float[] t) {
+        int last = rows - 1;
+        int p0 = a0, p1 = a0 + Math.min(1, last) * lda, p2 = a0 + Math.min(2, last) * lda;
+        int p3 = a0 + Math.min(3, last) * lda, p4 = a0 + Math.min(4, last) * lda, p5 = a0 + Math.min(5, last) * lda;
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S), c23 = FloatVector.zero(S);
@@ -376,20 +399,20 @@ final class Gemm {
         FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c42 = FloatVector.zero(S), c43 = FloatVector.zero(S);
         FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c52 = FloatVector.zero(S), c53 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
-            int ai = ao + p * MR, bi = bo + p * NR;
+            int bi = bo + p * NR;
             FloatVector b0 = FloatVector.fromArray(S, pb, bi), b1 = FloatVector.fromArray(S, pb, bi + VL);
             FloatVector b2 = FloatVector.fromArray(S, pb, bi + 2 * VL), b3 = FloatVector.fromArray(S, pb, bi + 3 * VL);
-            FloatVector x = FloatVector.broadcast(S, pa[ai]);
+            FloatVector x = FloatVector.broadcast(S, a[p0 + p]);
             c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02); c03 = x.fma(b3, c03);
-            x = FloatVector.broadcast(S, pa[ai + 1]);
+            x = FloatVector.broadcast(S, a[p1 + p]);
             c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); c12 = x.fma(b2, c12); c13 = x.fma(b3, c13);
-            x = FloatVector.broadcast(S, pa[ai + 2]);
+            x = FloatVector.broadcast(S, a[p2 + p]);
             c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); c22 = x.fma(b2, c22); c23 = x.fma(b3, c23);
-            x = FloatVector.broadcast(S, pa[ai + 3]);
+            x = FloatVector.broadcast(S, a[p3 + p]);
             c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); c32 = x.fma(b2, c32); c33 = x.fma(b3, c33);
-            x = FloatVector.broadcast(S, pa[ai + 4]);
+            x = FloatVector.broadcast(S, a[p4 + p]);
             c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); c42 = x.fma(b2, c42); c43 = x.fma(b3, c43);
-            x = FloatVector.broadcast(S, pa[ai + 5]);
+            x = FloatVector.broadcast(S, a[p5 + p]);
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52); c53 = x.fma(b3, c53);
         }
         c00.intoArray(t, 0); c01.intoArray(t, VL); c02.intoArray(t, 2 * VL); c03.intoArray(t, 3 * VL);
@@ -408,24 +431,126 @@ final class Gemm {
      * {@link #kernel6x4} for a panel whose columns fit in its first two vectors (gpt-s's 32-wide heads under 16 lanes):
      * the same fma chains for those columns, half the work (the full tile computed the empty half too).
      */
-    private static void kernel6x2(int kc, float[] pa, int ao, float[] pb, int bo, float[] t) {
+    private static void kernel6x2(int kc, float[] a, int a0, int lda, int rows, float[] pb, int bo, float[] t) {
+        int last = rows - 1;
+        int p0 = a0, p1 = a0 + Math.min(1, last) * lda, p2 = a0 + Math.min(2, last) * lda;
+        int p3 = a0 + Math.min(3, last) * lda, p4 = a0 + Math.min(4, last) * lda, p5 = a0 + Math.min(5, last) * lda;
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
         FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
-            int ai = ao + p * MR, bi = bo + p * NR;
+            int bi = bo + p * NR;
             FloatVector b0 = FloatVector.fromArray(S, pb, bi), b1 = FloatVector.fromArray(S, pb, bi + VL);
-            FloatVector x = FloatVector.broadcast(S, pa[ai]);
+            FloatVector x = FloatVector.broadcast(S, a[p0 + p]);
             c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(S, pa[ai + 1]);
+            x = FloatVector.broadcast(S, a[p1 + p]);
             c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(S, pa[ai + 2]);
+            x = FloatVector.broadcast(S, a[p2 + p]);
             c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(S, pa[ai + 3]);
+            x = FloatVector.broadcast(S, a[p3 + p]);
             c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            x = FloatVector.broadcast(S, pa[ai + 4]);
+            x = FloatVector.broadcast(S, a[p4 + p]);
             c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
-            x = FloatVector.broadcast(S, pa[ai + 5]);
+            x = FloatVector.broadcast(S, a[p5 + p]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+        }
+        c00.intoArray(t, 0); c01.intoArray(t, VL);
+        c10.intoArray(t, NR); c11.intoArray(t, NR + VL);
+        c20.intoArray(t, 2 * NR); c21.intoArray(t, 2 * NR + VL);
+        c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + VL);
+        c40.intoArray(t, 4 * NR); c41.intoArray(t, 4 * NR + VL);
+        c50.intoArray(t, 5 * NR); c51.intoArray(t, 5 * NR + VL);
+    }
+
+    /**
+     * {@link #kernel} with op(A) = A^T read in place: the tile's MR values of one p are adjacent, at
+     * {@code a[a0 + p*lda + r]} (lda = the stored matrix's row length, m), always MR of them (a partial tile comes
+     * zero padded from {@link Scratch#edge}). Same fma chains as {@link #kernel}. The offsets r are constants, so C2
+     * checks one range per p for all MR loads.
+     */
+    static void kernelT(int kc, float[] a, int a0, int lda, float[] pb, int bo, float[] t) {
+        if (VectorSupport.SIXTEEN_REGISTERS) kernel4x2T(kc, a, a0, lda, pb, bo, t);
+        else kernel6x4T(kc, a, a0, lda, pb, bo, t);
+    }
+
+    private static void kernel4x2T(int kc, float[] a, int a0, int lda, float[] pb, int bo, float[] t) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int ai = a0 + p * lda, bi = bo + p * NR;
+            FloatVector b0 = FloatVector.fromArray(S, pb, bi), b1 = FloatVector.fromArray(S, pb, bi + VL);
+            FloatVector x = FloatVector.broadcast(S, a[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(S, a[ai + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(S, a[ai + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(S, a[ai + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+        }
+        c00.intoArray(t, 0); c01.intoArray(t, VL);
+        c10.intoArray(t, NR); c11.intoArray(t, NR + VL);
+        c20.intoArray(t, 2 * NR); c21.intoArray(t, 2 * NR + VL);
+        c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + VL);
+    }
+
+    private static void kernel6x4T(int kc, float[] a, int a0, int lda, float[] pb, int bo, float[] t) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S), c23 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S), c33 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c42 = FloatVector.zero(S), c43 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c52 = FloatVector.zero(S), c53 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int ai = a0 + p * lda, bi = bo + p * NR;
+            FloatVector b0 = FloatVector.fromArray(S, pb, bi), b1 = FloatVector.fromArray(S, pb, bi + VL);
+            FloatVector b2 = FloatVector.fromArray(S, pb, bi + 2 * VL), b3 = FloatVector.fromArray(S, pb, bi + 3 * VL);
+            FloatVector x = FloatVector.broadcast(S, a[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02); c03 = x.fma(b3, c03);
+            x = FloatVector.broadcast(S, a[ai + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); c12 = x.fma(b2, c12); c13 = x.fma(b3, c13);
+            x = FloatVector.broadcast(S, a[ai + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); c22 = x.fma(b2, c22); c23 = x.fma(b3, c23);
+            x = FloatVector.broadcast(S, a[ai + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); c32 = x.fma(b2, c32); c33 = x.fma(b3, c33);
+            x = FloatVector.broadcast(S, a[ai + 4]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); c42 = x.fma(b2, c42); c43 = x.fma(b3, c43);
+            x = FloatVector.broadcast(S, a[ai + 5]);
+            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52); c53 = x.fma(b3, c53);
+        }
+        c00.intoArray(t, 0); c01.intoArray(t, VL); c02.intoArray(t, 2 * VL); c03.intoArray(t, 3 * VL);
+        c10.intoArray(t, NR); c11.intoArray(t, NR + VL); c12.intoArray(t, NR + 2 * VL); c13.intoArray(t, NR + 3 * VL);
+        c20.intoArray(t, 2 * NR); c21.intoArray(t, 2 * NR + VL);
+        c22.intoArray(t, 2 * NR + 2 * VL); c23.intoArray(t, 2 * NR + 3 * VL);
+        c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + VL);
+        c32.intoArray(t, 3 * NR + 2 * VL); c33.intoArray(t, 3 * NR + 3 * VL);
+        c40.intoArray(t, 4 * NR); c41.intoArray(t, 4 * NR + VL);
+        c42.intoArray(t, 4 * NR + 2 * VL); c43.intoArray(t, 4 * NR + 3 * VL);
+        c50.intoArray(t, 5 * NR); c51.intoArray(t, 5 * NR + VL);
+        c52.intoArray(t, 5 * NR + 2 * VL); c53.intoArray(t, 5 * NR + 3 * VL);
+    }
+
+    /** {@link #kernel6x2} for a transposed A, as {@link #kernelT}. */
+    private static void kernel6x2T(int kc, float[] a, int a0, int lda, float[] pb, int bo, float[] t) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int ai = a0 + p * lda, bi = bo + p * NR;
+            FloatVector b0 = FloatVector.fromArray(S, pb, bi), b1 = FloatVector.fromArray(S, pb, bi + VL);
+            FloatVector x = FloatVector.broadcast(S, a[ai]);
+            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(S, a[ai + 1]);
+            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(S, a[ai + 2]);
+            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(S, a[ai + 3]);
+            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(S, a[ai + 4]);
+            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(S, a[ai + 5]);
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
         }
         c00.intoArray(t, 0); c01.intoArray(t, VL);
@@ -452,32 +577,6 @@ final class Gemm {
                 FloatVector.fromArray(S, acc, ao + j).fma(va, old).intoArray(c, co + j);
             }
             for (; j < len; j++) c[co + j] = Math.fma(acc[ao + j], alpha, c[co + j] * beta);
-        }
-    }
-
-    /** Packs rows [i0, i0 + mc) and depth [p0, p0 + kc) of op(A) as micro-panels pa[panel][k][MR], zero-padded. */
-    private static void packA(float[] a, int aOff, int m, int k, boolean transA, int i0, int mc, int p0, int kc,
-                              float[] pa, int paOff) {
-        for (int ir = 0; ir < mc; ir += MR) {
-            int rows = Math.min(MR, mc - ir);
-            int dst = paOff + ir / MR * kc * MR;
-            if (transA) {
-                for (int p = 0; p < kc; p++) {
-                    int src = aOff + (p0 + p) * m + i0 + ir;
-                    for (int r = 0; r < rows; r++) pa[dst + p * MR + r] = a[src + r];
-                }
-            } else if (rows == MR) {
-                int s = aOff + (i0 + ir) * k + p0;
-                for (int p = 0, d = dst; p < kc; p++, d += MR)
-                    for (int r = 0; r < MR; r++) pa[d + r] = a[s + r * k + p];
-            } else {
-                for (int r = 0; r < rows; r++) {
-                    int src = aOff + (i0 + ir + r) * k + p0;
-                    for (int p = 0; p < kc; p++) pa[dst + p * MR + r] = a[src + p];
-                }
-            }
-            for (int r = rows; r < MR; r++)
-                for (int p = 0; p < kc; p++) pa[dst + p * MR + r] = 0f;
         }
     }
 

@@ -146,7 +146,7 @@ class GemmTest {
                 Case.of(seed++, 2, 2, 1, 600, 100, 100, false, true, 1f, 0f),
                 Case.of(seed++, 1, 1, 1, 96, 700, 1500, true, false, 1f, 0f),    // weight-gradient-like: shared B,
                                                                                   // rows and columns split (9 threads)
-                Case.of(seed++, 1, 1, 1, 130, 1600, 200, true, false, 1f, 0f),   // deep K, A transposed: packed whole (9 threads)
+                Case.of(seed++, 1, 1, 1, 130, 1600, 200, true, false, 1f, 0f),   // deep K, A transposed, read in place (9 threads)
                 Case.of(seed++, 1, 1, 1, 40, 1100, 100, true, false, 1f, 0f),    // the same on 2 threads too
                 Case.of(seed++, 1, 1, 1, 150, 1100, 90, false, false, 1f, 1f),   // deep K, accumulating into C
         };
