@@ -9,20 +9,19 @@ import jdk.incubator.vector.VectorSpecies;
  * Implicit-GEMM convolution: {@code out[n] = A @ col(src[n]) (+ bias)} for every image n, where A is m x K and
  * col(src[n]) is the K x P im2col matrix of one source image under a {@link Window}. col is never materialised. A is
  * packed once per call, whole (row-major, as {@link Gemm#kernel} reads it, rows padded with zeros to whole MR-row
- * tiles), and shared read-only by all threads. A unit of work is one
- * image and one panel of output pixels (DNR = four vectors where B is read in place, two with 16 vector registers;
- * Gemm's NR where it is packed); for
- * each KC block of K, every MR-row tile of A runs a register-blocked micro kernel (MR x DNR, or {@link Gemm#kernel}'s
- * MR x NR) against that panel's B, read in one of three ways:
+ * tiles), and shared read-only by all threads. A unit of work is one image and one panel of NR output pixels; for
+ * each KC block of K the panel's B (KC rows of col by NR pixels) is put into a per-thread buffer, packed as
+ * {@link Gemm}'s B micro-panels are, and every MR-row tile of A runs {@link Gemm#kernel} against it. B comes from the
+ * image in one of three ways:
  * <ul>
- *   <li>when output rows are whole vectors (width a multiple of the vector length): straight from a zero-padded copy
- *       of the image that each thread makes for the images it works on, B's vectors at row k found through a table
- *       of offsets. With stride s the copy is split into s x s phases (padded pixel (r, c) in phase (r mod s, c mod s)
+ *   <li>when output rows are whole vectors (width a multiple of the vector length): vector copies from a zero-padded
+ *       copy of the image that each thread makes for the images it works on, B's vectors at row k found through a
+ *       table of offsets. With stride s the copy is split into s x s phases (padded pixel (r, c) in phase (r mod s, c mod s)
  *       at (r / s, c / s)), so that a tap's pixels along an output row are contiguous for any stride;
  *   <li>stride 1, other widths: from a per-thread copy of the image as kw column-shifted planes per channel, each
  *       output-width wide ({@code copy[kj][c][r][x] = padded[c][r][x + kj]}), in which output pixel q of tap
  *       (c, ki, kj) sits at {@code q + (kj*C + c)*hp*wo + ki*wo}: a panel's pixels are contiguous across output rows,
- *       so 8-pixel rows (vq-s at 8x8) and 4-pixel ones (vq-s16) run the same direct kernel;
+ *       so 8-pixel rows (vq-s at 8x8) and 4-pixel ones (vq-s16) are vector copies too;
  *   <li>otherwise (stride > 1, other widths) each B micro-panel (KC rows of col by NR pixels) is packed from the image
  *       into a per-thread buffer that stays in cache, line segment by line segment.
  * </ul>
@@ -46,12 +45,6 @@ final class ConvGemm {
      * once instead of adding a second, short block into the output (a constant: the bits never depend on the path).
      */
     private static final int KC = 1152;
-    /**
-     * Panel width (pixels) of the direct paths: four vectors, so that each broadcast of A feeds four multiply-adds and
-     * the 6 x 4 accumulators still leave registers for B; with 16 registers two, for Gemm's 4 x 2 tile (see
-     * {@link VectorSupport#SIXTEEN_REGISTERS}). The packed path keeps Gemm's NR, for {@link Gemm#kernel}.
-     */
-    private static final int DNR = (VectorSupport.SIXTEEN_REGISTERS ? 2 : 4) * VL;
     /** Least work (multiply-adds) worth a task of its own. */
     private static final long MIN_TASK_WORK = 1L << 19;
 
@@ -69,13 +62,13 @@ final class ConvGemm {
     private static final class Scratch {
         float[] a = new float[0];
         final float[] b = new float[KC * NR];
-        final float[] tile = new float[MR * Math.max(NR, DNR)];
+        final float[] tile = new float[MR * NR];
         final int[] segOh = new int[NR], segOw = new int[NR], segLen = new int[NR];
         int[] lo = new int[0], hi = new int[0];
         float[] xp = new float[0];
         long padCall = -1;
         int padImage = -1;
-        final int[] pos = new int[DNR / VL];
+        final int[] pos = new int[NR / VL];
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -133,7 +126,7 @@ final class ConvGemm {
                     float[] bias, int biasOff) {
         boolean shifted = win.wo() % VL != 0 && win.stride() == 1;
         boolean direct = win.wo() % VL == 0 || shifted;
-        int nr = direct ? DNR : NR, p = win.p(), k = win.k(), panels = (p + nr - 1) / nr, tiles = tiles(m);
+        int nr = NR, p = win.p(), k = win.k(), panels = (p + nr - 1) / nr, tiles = tiles(m);
         long units = (long) images * panels;
         if (units > Integer.MAX_VALUE) throw new IllegalArgumentException("conv2d: too many output tiles");
         // Output rows of whole vectors: B is read in place from a zero-padded (for stride > 1 also phase-split) copy
@@ -154,13 +147,13 @@ final class ConvGemm {
                 int segs = 0;
                 if (shifted) {
                     padShifted(win, src, img, sc, call, n);
-                    for (int j = 0; j < DNR / VL; j++) sc.pos[j] = p0 + j * VL;
+                    for (int j = 0; j < NR / VL; j++) sc.pos[j] = p0 + j * VL;
                 } else if (direct) {
                     pad(win, src, img, sc, call, n);
                     // where each vector of the panel's pixels starts in the padded image (the last one repeated
                     // past the end of a partial panel)
                     int width = VL, wp = phaseCols(win);
-                    for (int j = 0; j < DNR / width; j++) {
+                    for (int j = 0; j < NR / width; j++) {
                         int q = p0 + Math.min(j * width, cols - 1) / width * width;
                         sc.pos[j] = q / win.wo() * wp + q % win.wo();
                     }
@@ -170,16 +163,15 @@ final class ConvGemm {
                 for (int pc = 0; pc < k; pc += KC) {
                     int kc = Math.min(KC, k - pc);
                     if (!direct) packPanel(win, src, img, pc, kc, sc, segs);
+                    else if (m > 1) gatherPanel(sc.xp, sc.pos, off, pc, kc, sc.b);
                     for (int t = 0; t < tiles; t++) {
                         int ao = t * MR * k + pc; // row t*MR of A, K block pc; rows k apart
                         if (direct && m - t * MR == 1) {
                             if (VectorSupport.SIXTEEN_REGISTERS) kernelDirect1x2(kc, pa, ao, sc.xp, sc.pos, off, pc, sc.tile);
                             else kernelDirect1(kc, pa, ao, sc.xp, sc.pos, off, pc, sc.tile);
-                        } else if (direct) {
-                            if (VectorSupport.SIXTEEN_REGISTERS) kernelDirect4x2(kc, pa, ao, k, sc.xp, sc.pos, off, pc, sc.tile);
-                            else kernelDirect(kc, pa, ao, k, sc.xp, sc.pos, off, pc, sc.tile);
+                        } else {
+                            Gemm.kernel(kc, pa, ao, k, MR, sc.b, 0, sc.tile);
                         }
-                        else Gemm.kernel(kc, pa, ao, k, MR, sc.b, 0, sc.tile);
                         for (int r = 0, rows = Math.min(MR, m - t * MR); r < rows; r++) {
                             int row = t * MR + r, o = dst + row * p;
                             if (pc > 0) add(sc.tile, r * nr, out, o, cols);
@@ -227,14 +219,14 @@ final class ConvGemm {
 
     /**
      * Makes sc.xp the column-shifted copy of image n (stride 1): plane (kj, c) row r holds padded row r from column kj,
-     * wo values, zero off the image; DNR floats of slack after the last plane, which a partial last panel may read
+     * wo values, zero off the image; NR floats of slack after the last plane, which a partial last panel may read
      * (into columns that are never stored).
      */
     private static void padShifted(Window win, float[] src, int img, Scratch sc, long call, int n) {
         if (sc.padCall == call && sc.padImage == n) return;
         int h = win.h(), w = win.w(), ph = win.ph(), pw = win.pw(), c = win.ch(), wo = win.wo(), hp = h + 2 * ph;
         int planes = win.kw() * c;
-        if (sc.xp.length < planes * hp * wo + DNR) sc.xp = new float[planes * hp * wo + DNR];
+        if (sc.xp.length < planes * hp * wo + NR) sc.xp = new float[planes * hp * wo + NR];
         float[] xp = sc.xp;
         for (int q = 0; q < planes; q++) {
             int kj = q / c, ch = q % c, plane = q * hp * wo;
@@ -287,50 +279,21 @@ final class ConvGemm {
         sc.padImage = n;
     }
 
+
     /**
-     * An MR x DNR tile of A @ B with B read in place: for k in [0, kc), the four vectors of B are xp[pos[j] +
-     * off[pc + k]]. Each output is Gemm's {@code acc = 0; acc = fma(a, b, acc)} in order of k; t gets rows at stride
-     * DNR.
+     * The direct paths' B panel as a packed one: kc rows of NR pixels, vector j of row p from the padded (or
+     * column-shifted) image at {@code pos[j] + off[pc + p]}, copied once per panel so that every row tile then runs
+     * {@link Gemm#kernel} with B at a constant stride. (Read through the offsets table in the kernel itself, each
+     * vector load kept its bounds check: vq-s's stride-2 convolutions ran at about half the FMA peak.)
      */
-    private static void kernelDirect(int kc, float[] pa, int ao, int lda, float[] xp, int[] pos, int[] off, int pc, float[] t) {
-        int q0 = pos[0], q1 = pos[1], q2 = pos[2], q3 = pos[3];
-        int a0 = ao, a1 = ao + lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda, a4 = ao + 4 * lda, a5 = ao + 5 * lda;
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S), c23 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S), c33 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c42 = FloatVector.zero(S), c43 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c52 = FloatVector.zero(S), c53 = FloatVector.zero(S);
+    private static void gatherPanel(float[] xp, int[] pos, int[] off, int pc, int kc, float[] b) {
         for (int p = 0; p < kc; p++) {
-            int o = off[pc + p];
-            FloatVector b0 = FloatVector.fromArray(S, xp, q0 + o), b1 = FloatVector.fromArray(S, xp, q1 + o);
-            FloatVector b2 = FloatVector.fromArray(S, xp, q2 + o), b3 = FloatVector.fromArray(S, xp, q3 + o);
-            FloatVector x = FloatVector.broadcast(S, pa[a0 + p]);
-            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02); c03 = x.fma(b3, c03);
-            x = FloatVector.broadcast(S, pa[a1 + p]);
-            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); c12 = x.fma(b2, c12); c13 = x.fma(b3, c13);
-            x = FloatVector.broadcast(S, pa[a2 + p]);
-            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); c22 = x.fma(b2, c22); c23 = x.fma(b3, c23);
-            x = FloatVector.broadcast(S, pa[a3 + p]);
-            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); c32 = x.fma(b2, c32); c33 = x.fma(b3, c33);
-            x = FloatVector.broadcast(S, pa[a4 + p]);
-            c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); c42 = x.fma(b2, c42); c43 = x.fma(b3, c43);
-            x = FloatVector.broadcast(S, pa[a5 + p]);
-            c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52); c53 = x.fma(b3, c53);
+            int o = off[pc + p], d = p * NR;
+            for (int j = 0; j < NR / VL; j++) FloatVector.fromArray(S, xp, pos[j] + o).intoArray(b, d + j * VL);
         }
-        c00.intoArray(t, 0); c01.intoArray(t, VL); c02.intoArray(t, 2 * VL); c03.intoArray(t, 3 * VL);
-        c10.intoArray(t, DNR); c11.intoArray(t, DNR + VL); c12.intoArray(t, DNR + 2 * VL); c13.intoArray(t, DNR + 3 * VL);
-        c20.intoArray(t, 2 * DNR); c21.intoArray(t, 2 * DNR + VL);
-        c22.intoArray(t, 2 * DNR + 2 * VL); c23.intoArray(t, 2 * DNR + 3 * VL);
-        c30.intoArray(t, 3 * DNR); c31.intoArray(t, 3 * DNR + VL);
-        c32.intoArray(t, 3 * DNR + 2 * VL); c33.intoArray(t, 3 * DNR + 3 * VL);
-        c40.intoArray(t, 4 * DNR); c41.intoArray(t, 4 * DNR + VL);
-        c42.intoArray(t, 4 * DNR + 2 * VL); c43.intoArray(t, 4 * DNR + 3 * VL);
-        c50.intoArray(t, 5 * DNR); c51.intoArray(t, 5 * DNR + VL);
-        c52.intoArray(t, 5 * DNR + 2 * VL); c53.intoArray(t, 5 * DNR + 3 * VL);
     }
 
-    /** {@link #kernelDirect} for a tile with one row of A (a single output channel): the other five would be padding. */
+    /** The direct B panel's kernel for a tile with one row of A (a single output channel): the other five would be padding. */
     private static void kernelDirect1(int kc, float[] pa, int ao, float[] xp, int[] pos, int[] off, int pc, float[] t) {
         int q0 = pos[0], q1 = pos[1], q2 = pos[2], q3 = pos[3];
         FloatVector c0 = FloatVector.zero(S), c1 = FloatVector.zero(S), c2 = FloatVector.zero(S), c3 = FloatVector.zero(S);
@@ -348,29 +311,6 @@ final class ConvGemm {
         c3.intoArray(t, 3 * VL);
     }
 
-    /** {@link #kernelDirect} as a 4 x 2-vector tile, for 16 registers (MR is 4 there). */
-    private static void kernelDirect4x2(int kc, float[] pa, int ao, int lda, float[] xp, int[] pos, int[] off, int pc, float[] t) {
-        int q0 = pos[0], q1 = pos[1];
-        int a0 = ao, a1 = ao + lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda;
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
-        for (int p = 0; p < kc; p++) {
-            int o = off[pc + p];
-            FloatVector b0 = FloatVector.fromArray(S, xp, q0 + o), b1 = FloatVector.fromArray(S, xp, q1 + o);
-            FloatVector x = FloatVector.broadcast(S, pa[a0 + p]);
-            c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(S, pa[a1 + p]);
-            c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(S, pa[a2 + p]);
-            c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(S, pa[a3 + p]);
-            c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-        }
-        c00.intoArray(t, 0); c01.intoArray(t, VL);
-        c10.intoArray(t, DNR); c11.intoArray(t, DNR + VL);
-        c20.intoArray(t, 2 * DNR); c21.intoArray(t, 2 * DNR + VL);
-        c30.intoArray(t, 3 * DNR); c31.intoArray(t, 3 * DNR + VL);
-    }
 
     /** {@link #kernelDirect1} two vectors wide (16 registers). */
     private static void kernelDirect1x2(int kc, float[] pa, int ao, float[] xp, int[] pos, int[] off, int pc, float[] t) {
