@@ -324,6 +324,47 @@ public final class Functional {
     }
 
     /**
+     * Self-attention straight from a packed projection: qkv [B, T, 3, H, D] holds each position's q, k and v (the
+     * reshaped output of one [D, 3D] linear layer); q and k get RoPE (cos, sin [T, D/2]), then scaled dot-product
+     * attention, causal or not; the result is [B, T, H, D], the layout the output projection reads. Where the backend
+     * fuses it ({@link org.tessella.backend.Backend#fusesQkvAttention}) no heads-first copy is made; elsewhere it is that composition.
+     */
+    public static Tensor qkvAttention(Tensor qkv, Tensor cos, Tensor sin, boolean causal) {
+        requireFloat("qkvAttention", qkv);
+        if (qkv.rank() != 5 || qkv.shape(2) != 3 || qkv.shape(4) % 2 != 0 || cos.rank() != 2 || cos.shape(0) != qkv.shape(1)
+                || cos.shape(1) * 2 != qkv.shape(4) || !java.util.Arrays.equals(cos.shape(), sin.shape()))
+            throw new ShapeException("qkvAttention: qkv " + Shape.str(qkv.shape()) + " with tables " + Shape.str(cos.shape())
+                    + ", " + Shape.str(sin.shape()) + " (want qkv [B, T, 3, H, D], tables [T, D/2])");
+        int b = qkv.shape(0), t = qkv.shape(1), h = qkv.shape(3), d = qkv.shape(4);
+        if (!be(qkv).fusesQkvAttention()) {
+            Tensor q = headsFirst(qkv, 0), k = headsFirst(qkv, 1), v = headsFirst(qkv, 2);
+            q = Ops.reshape(rope(Ops.reshape(q, b * h, t, 1, d), cos, sin), b, h, t, d);
+            k = Ops.reshape(rope(Ops.reshape(k, b * h, t, 1, d), cos, sin), b, h, t, d);
+            return Ops.contiguous(Ops.permute(attention(q, k, v, causal), 0, 2, 1, 3));
+        }
+        float scale = (float) (1.0 / Math.sqrt(d));
+        Tensor qc = contiguous(qkv);
+        Tensor out = empty(qkv, b, t, h, d), lse = empty(qkv, b, h, t);
+        long flops = 2L * b * h * t * t * 2 * d / (causal ? 2 : 1);
+        FlopCounter.add(flops);
+        be(qkv).qkvAttention(qc, cos, sin, causal, scale, out, lse);
+        if (!Tape.needsGrad(qkv)) return out;
+        return Tape.record(out, g -> {
+            Tensor gq = empty(qkv, qc.shape());
+            be(qkv).qkvAttentionBackward(qc, cos, sin, out, lse, contiguous(g), causal, scale, gq);
+            FlopCounter.add(2 * flops);
+            accumulate(qc, gq);
+        });
+    }
+
+    /** Part {@code which} (q, k or v) of qkv [B, T, 3, H, D] as a contiguous [B, H, T, D], differentiably. */
+    private static Tensor headsFirst(Tensor qkv, int which) {
+        Tensor part = Ops.slice(qkv, 2, which, which + 1);                         // [B, T, 1, H, D]
+        return Ops.reshape(Ops.contiguous(Ops.permute(part, 0, 2, 3, 1, 4)), qkv.shape(0), qkv.shape(3), qkv.shape(1),
+                qkv.shape(4));
+    }
+
+    /**
      * Rotary position embedding on interleaved pairs of x [N, T, H, D] with tables cos, sin [T, D/2] (see
      * {@link #ropeTables}). The backward rotates the gradient back.
      */

@@ -215,6 +215,27 @@ public interface Backend {
                            float scale, Tensor gq, Tensor gk, Tensor gv);
 
     /**
+     * Whether {@link #qkvAttention} and its backward run fused here: q, k and v read straight from the packed
+     * projection, RoPE applied as they are read. Otherwise {@code Functional.qkvAttention} composes copies,
+     * {@link #rope} and {@link #attention}, which must give the same values.
+     */
+    default boolean fusesQkvAttention() { return false; }
+
+    /**
+     * Causal (or not) attention of the q, k and v in qkv [B, T, 3, H, D], q and k rotated by RoPE (cos, sin [T, D/2]);
+     * out [B, T, H, D] and lse [B, H, T] as {@link #attention}'s. Only where {@link #fusesQkvAttention}.
+     */
+    default void qkvAttention(Tensor qkv, Tensor cos, Tensor sin, boolean causal, float scale, Tensor out, Tensor lse) {
+        throw new UnsupportedOperationException("qkvAttention is not fused on this backend");
+    }
+
+    /** The gradient of {@link #qkvAttention} with respect to qkv, into gQkv [B, T, 3, H, D] (every element written). */
+    default void qkvAttentionBackward(Tensor qkv, Tensor cos, Tensor sin, Tensor out, Tensor lse, Tensor gOut,
+                                      boolean causal, float scale, Tensor gQkv) {
+        throw new UnsupportedOperationException("qkvAttention is not fused on this backend");
+    }
+
+    /**
      * Rotary position embedding on interleaved pairs. x [N, T, H, D] (D even), cos and sin [T, D/2]:
      * {@code (x0, x1) -> (x0 cos - x1 sin, x0 sin + x1 cos)}. With inverse, the rotation is by the negative angle,
      * which is also the backward pass.

@@ -174,6 +174,18 @@ public final class CpuBackend implements Backend {
         Attention.attentionBackward(q, k, v, out, lse, gOut, causal, scale, gq, gk, gv);
     }
 
+    @Override public boolean fusesQkvAttention() { return true; }
+
+    @Override public void qkvAttention(Tensor qkv, Tensor cos, Tensor sin, boolean causal, float scale, Tensor out,
+                                       Tensor lse) {
+        Attention.qkvAttention(qkv, cos, sin, causal, scale, out, lse);
+    }
+
+    @Override public void qkvAttentionBackward(Tensor qkv, Tensor cos, Tensor sin, Tensor out, Tensor lse, Tensor gOut,
+                                               boolean causal, float scale, Tensor gQkv) {
+        Attention.qkvAttentionBackward(qkv, cos, sin, out, lse, gOut, causal, scale, gQkv);
+    }
+
     @Override public void rope(Tensor x, Tensor cos, Tensor sin, boolean inverse, Tensor out) {
         Attention.rope(x, cos, sin, inverse, out);
     }

@@ -73,8 +73,9 @@ final class Elementwise {
         int n = it.inner, ds = it.innerStride(0), ss = it.innerStride(1);
         boolean srcF = src.dtype() == DType.F32, dstF = dst.dtype() == DType.F32;
         WorkerPool.global().parallelFor(it.rows, Math.max(1, GRAIN / Math.max(1, n)), (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int d = it.rowOffset(0, r), s = it.rowOffset(1, r);
+            Strided.Cursor cur = it.cursor(r0);
+            for (int r = r0; r < r1; r++, cur.next()) {
+                int d = cur.offset(0), s = cur.offset(1);
                 if (srcF && dstF) copyRow(src.floats(), s, ss, dst.floats(), d, ds, n);
                 else if (!srcF && !dstF) {
                     int[] a = src.ints(), b = dst.ints();
@@ -428,10 +429,12 @@ final class Elementwise {
         RowOp row = vectorisable ? rowOp(op) : null;
         int blocks = it.rows == 1 ? Math.max(1, n / GRAIN) : 1; // split a long single row too
         WorkerPool.global().parallelFor(it.rows * blocks, Math.max(1, GRAIN / Math.max(1, n)), (t0, t1) -> {
+            Strided.Cursor cur = it.cursor(t0 / blocks); // blocks > 1 only for a single row
             for (int t = t0; t < t1; t++) {
-                int r = t / blocks, blk = t % blocks;
+                int blk = t % blocks;
                 int s = (int) ((long) n * blk / blocks), e = (int) ((long) n * (blk + 1) / blocks);
-                int oo = it.rowOffset(0, r), ao = it.rowOffset(1, r), bo = it.rowOffset(2, r);
+                int oo = cur.offset(0), ao = cur.offset(1), bo = cur.offset(2);
+                if (blocks == 1) cur.next();
                 if (row != null) row.run(fa, ao, sa, fb, bo, sb, fo, oo, s, e);
                 else for (int i = s; i < e; i++)
                     fo[oo + i * it.innerStride(0)] = binaryScalar(op, fa[ao + i * sa], fb[bo + i * sb]);

@@ -75,4 +75,38 @@ final class Strided {
     }
 
     int innerStride(int k) { return strides[k][rank - 1]; }
+
+    /** A cursor at row {@code row}, for walking rows in order. */
+    Cursor cursor(int row) { return new Cursor(row); }
+
+    /**
+     * Every operand's offset of the current row, advanced row by row as an odometer over the outer dimensions:
+     * {@link #rowOffset} divides once per dimension, which for short rows (gpt-s's 32-float head rows) cost more than
+     * the copy itself.
+     */
+    final class Cursor {
+        private final int[] index = new int[Math.max(1, rank - 1)];
+        private final int[] offsets = new int[strides.length];
+
+        private Cursor(int row) {
+            for (int k = 0; k < offsets.length; k++) offsets[k] = rowOffset(k, row);
+            for (int d = rank - 2; d >= 0; d--) {
+                index[d] = row % shape[d];
+                row /= shape[d];
+            }
+        }
+
+        int offset(int k) { return offsets[k]; }
+
+        /** Moves to the next row. */
+        void next() {
+            for (int d = rank - 2; d >= 0; d--) {
+                boolean carry = ++index[d] == shape[d];
+                if (carry) index[d] = 0;
+                for (int k = 0; k < offsets.length; k++)
+                    offsets[k] += carry ? -(shape[d] - 1) * strides[k][d] : strides[k][d];
+                if (!carry) return;
+            }
+        }
+    }
 }

@@ -7,7 +7,8 @@ import org.tessella.tensor.Tensor;
 
 /**
  * LlamaGen-style multi-head self-attention without biases: one fused q/k/v projection ({@code wqkv}, rows q then k
- * then v), rotary embeddings on q and k, fused causal attention, output projection {@code wo}.
+ * then v), rotary embeddings on q and k, fused causal attention ({@link Functional#qkvAttention}: read straight from
+ * the projection where the backend fuses it), output projection {@code wo}.
  */
 public final class CausalSelfAttention extends Module {
     public final Linear wqkv, wo;
@@ -28,25 +29,7 @@ public final class CausalSelfAttention extends Module {
             throw new ShapeException("attention: input " + org.tessella.tensor.Shape.str(x.shape()) + " is not [B, T, " + dim + "]");
         int b = x.shape(0), t = x.shape(1);
         Tensor qkv = Ops.reshape(wqkv.forward(x), b, t, 3, heads, headDim); // a view
-        // q, k, v are copied once each, straight into the heads-first layout attention reads; rope runs there, on
-        // [B*H, T, 1, hd] (one head per row block), so no second copy is needed (it once cost two per tensor)
-        Tensor q = ropeHeads(headsFirst(qkv, 0, b, t), cos, sin);
-        Tensor k = ropeHeads(headsFirst(qkv, 1, b, t), cos, sin);
-        Tensor v = headsFirst(qkv, 2, b, t);
-        Tensor o = Functional.attention(q, k, v, causal);
-        return wo.forward(Ops.reshape(Ops.permute(o, 0, 2, 1, 3), b, t, dim));
-    }
-
-    /** RoPE on h [B, H, T, hd], seen as [B*H, T, 1, hd] (rope's [N, T, heads, D] with one head per N). */
-    private Tensor ropeHeads(Tensor h, Tensor cos, Tensor sin) {
-        int b = h.shape(0), t = h.shape(2);
-        return Ops.reshape(Functional.rope(Ops.reshape(h, b * heads, t, 1, headDim), cos, sin), b, heads, t, headDim);
-    }
-
-    /** Part {@code which} (q, k or v) of qkv [B, T, 3, H, hd] as a contiguous [B, H, T, hd], differentiably. */
-    private Tensor headsFirst(Tensor qkv, int which, int b, int t) {
-        Tensor part = Ops.slice(qkv, 2, which, which + 1);                         // [B, T, 1, H, hd]
-        return Ops.reshape(Ops.contiguous(Ops.permute(part, 0, 2, 3, 1, 4)), b, heads, t, headDim);
+        return wo.forward(Ops.reshape(Functional.qkvAttention(qkv, cos, sin, causal), b, t, dim));
     }
 
     /**

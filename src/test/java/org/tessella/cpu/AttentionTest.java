@@ -140,4 +140,63 @@ class AttentionTest {
             return out.floats();
         });
     }
+
+    /**
+     * qkvAttention (q, k, v read from the packed projection, RoPE as they are read) gives the bits of the composition it
+     * replaces: heads-first copies, rope, attention, and on the way back attention's backward and the inverse rope,
+     * for causal and not, one query block and several, on one thread and three.
+     */
+    @Test
+    void qkvAttentionIsTheComposition() {
+        int[][] shapes = {{2, 5, 3, 4}, {2, 70, 2, 32}, {1, 33, 4, 8}}; // b, t, heads, d
+        for (int[] sh : shapes)
+            for (boolean causal : new boolean[]{true, false})
+                for (int threads : new int[]{1, 3}) {
+                    WorkerPool.configure(threads);
+                    int b = sh[0], t = sh[1], h = sh[2], d = sh[3], n = b * t * 3 * h * d, m = b * t * h * d;
+                    String tag = "qkvAttention " + java.util.Arrays.toString(sh) + " causal=" + causal + " threads=" + threads;
+                    float scale = (float) (1.0 / Math.sqrt(d));
+                    Tensor qkv = Tensor.of(random(sh[1] + 40, n, 2), b, t, 3, h, d);
+                    Tensor[] tables = org.tessella.autograd.Functional.ropeTables(t, d, 10000f);
+                    float[] g = random(sh[1] + 41, m, 1); // gradient of the output, [B, T, H, D]
+                    // the composition, on heads-first copies
+                    Tensor[] part = new Tensor[3];
+                    for (int w = 0; w < 3; w++) {
+                        part[w] = zeros(b, 1, h, t, d);
+                        B.copy(qkv.slice(2, w, w + 1).permute(0, 2, 3, 1, 4), part[w]);
+                        part[w] = part[w].reshape(b * h, t, 1, d);
+                    }
+                    Tensor q = zeros(b * h, t, 1, d), k = zeros(b * h, t, 1, d);
+                    B.rope(part[0], tables[0], tables[1], false, q);
+                    B.rope(part[1], tables[0], tables[1], false, k);
+                    Tensor q4 = q.reshape(b, h, t, d), k4 = k.reshape(b, h, t, d), v4 = part[2].reshape(b, h, t, d);
+                    Tensor out = zeros(b, h, t, d), lse = zeros(b, h, t), gOut = zeros(b, h, t, d);
+                    B.attention(q4, k4, v4, causal, scale, out, lse);
+                    B.copy(Tensor.of(g, b, t, h, d).permute(0, 2, 1, 3), gOut);
+                    Tensor gq = zeros(b, h, t, d), gk = zeros(b, h, t, d), gv = zeros(b, h, t, d);
+                    B.attentionBackward(q4, k4, v4, out, lse, gOut, causal, scale, gq, gk, gv);
+                    Tensor gq0 = zeros(b * h, t, 1, d), gk0 = zeros(b * h, t, 1, d);
+                    B.rope(gq.reshape(b * h, t, 1, d), tables[0], tables[1], true, gq0);
+                    B.rope(gk.reshape(b * h, t, 1, d), tables[0], tables[1], true, gk0);
+                    // fused
+                    Tensor fOut = zeros(b, t, h, d), fLse = zeros(b, h, t), fg = zeros(b, t, 3, h, d);
+                    B.qkvAttention(qkv, tables[0], tables[1], causal, scale, fOut, fLse);
+                    B.qkvAttentionBackward(qkv, tables[0], tables[1], fOut, fLse, Tensor.of(g, b, t, h, d), causal, scale, fg);
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(lse.floats(), fLse.floats(), tag + " lse");
+                    Tensor[] grads = {gq0, gk0, gv};
+                    for (int bi = 0; bi < b; bi++)
+                        for (int hi = 0; hi < h; hi++)
+                            for (int ti = 0; ti < t; ti++)
+                                for (int x = 0; x < d; x++) {
+                                    int headsFirst = ((bi * h + hi) * t + ti) * d + x;
+                                    String at = tag + " at b=" + bi + " h=" + hi + " t=" + ti + " d=" + x;
+                                    org.junit.jupiter.api.Assertions.assertEquals(out.floats()[headsFirst],
+                                            fOut.floats()[((bi * t + ti) * h + hi) * d + x], 0f, at + " out");
+                                    for (int w = 0; w < 3; w++)
+                                        org.junit.jupiter.api.Assertions.assertEquals(grads[w].floats()[headsFirst],
+                                                fg.floats()[(((bi * t + ti) * 3 + w) * h + hi) * d + x], 0f, at + " grad " + w);
+                                }
+                }
+        WorkerPool.configure(2);
+    }
 }
