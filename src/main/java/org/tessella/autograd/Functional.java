@@ -178,6 +178,26 @@ public final class Functional {
         });
     }
 
+    /**
+     * SwiGLU's gate {@code silu(a) * b} (a and b of one shape): one pass forward and one backward where the backend
+     * fuses it ({@link org.tessella.backend.Backend#fusesSwiglu}), else the composition of silu and mul.
+     */
+    public static Tensor swiglu(Tensor a, Tensor b) {
+        requireFloat("swiglu", a);
+        if (!java.util.Arrays.equals(a.shape(), b.shape()))
+            throw new ShapeException("swiglu: gate " + Shape.str(a.shape()) + " and value " + Shape.str(b.shape()) + " differ in shape");
+        if (!be(a).fusesSwiglu()) return Ops.mul(Ops.silu(a), b);
+        Tensor ac = contiguous(a), bc = contiguous(b), out = empty(a, a.shape());
+        be(a).swiglu(ac, bc, out);
+        if (!Tape.needsGrad(a, b)) return out;
+        return Tape.record(out, g -> {
+            Tensor ga = empty(a, a.shape()), gb = empty(a, a.shape());
+            be(a).swigluBackward(ac, bc, contiguous(g), ga, gb);
+            accumulate(ac, ga);
+            accumulate(bc, gb);
+        });
+    }
+
     /** {@code x / max(||x||, eps)} along an axis (PyTorch's F.normalize), composed from primitives. */
     public static Tensor l2Normalize(Tensor x, int axis, float eps) {
         Tensor norm = Ops.sqrt(Ops.sum(Ops.square(x), true, axis));

@@ -148,6 +148,22 @@ public interface Backend {
                            Tensor gx, Tensor gWeight, Tensor gBias);
 
     /**
+     * Whether {@link #swiglu} and its backward run fused here (one pass each); otherwise {@code Functional.swiglu}
+     * composes {@code silu} and {@code mul}, which must give the same values.
+     */
+    default boolean fusesSwiglu() { return false; }
+
+    /** {@code out = silu(a) * b}, a, b and out contiguous and of one shape; only where {@link #fusesSwiglu}. */
+    default void swiglu(Tensor a, Tensor b, Tensor out) {
+        throw new UnsupportedOperationException("swiglu is not fused on this backend");
+    }
+
+    /** The gradients of {@link #swiglu} for the output gradient g: ga with respect to a, gb to b. */
+    default void swigluBackward(Tensor a, Tensor b, Tensor g, Tensor ga, Tensor gb) {
+        throw new UnsupportedOperationException("swiglu is not fused on this backend");
+    }
+
+    /**
      * Whether {@link #groupNormSilu} and its backward run fused here (one pass over each group while it is in cache,
      * the normalised values never stored); where not, the autograd layer composes groupNorm and SiLU instead.
      */

@@ -121,6 +121,14 @@ public final class CpuBackend implements Backend {
         Norms.groupNormBackward(x, groups, weight, mean, rstd, gy, gx, gWeight, gBias);
     }
 
+    @Override public boolean fusesSwiglu() { return true; }
+
+    @Override public void swiglu(Tensor a, Tensor b, Tensor out) { Elementwise.swiglu(a, b, out); }
+
+    @Override public void swigluBackward(Tensor a, Tensor b, Tensor g, Tensor ga, Tensor gb) {
+        Elementwise.swigluBackward(a, b, g, ga, gb);
+    }
+
     @Override public boolean fusesGroupNormSilu() { return true; }
 
     @Override public void groupNormSilu(Tensor x, int groups, Tensor weight, Tensor bias, float eps, Tensor y,

@@ -318,6 +318,51 @@ final class Elementwise {
         for (; i < e; i++) o[oo + i] = siluGrad(a[ao + i], g[go + i]);
     }
 
+    // ---- SwiGLU's gate: silu(a) * b in one pass ----------------------------------------------------------------
+
+    /** out = silu(a) * b, all contiguous and of one shape: the composition's operations, so its bits. */
+    static void swiglu(Tensor a, Tensor b, Tensor out) {
+        float[] x = a.floats(), y = b.floats(), o = out.floats();
+        int xo = a.offset(), yo = b.offset(), oo = out.offset();
+        flat(out.numel(), (s, e) -> swigluLoop(x, xo, y, yo, o, oo, s, e));
+    }
+
+    private static void swigluLoop(float[] a, int ao, float[] b, int bo, float[] o, int oo, int s, int e) {
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            FloatVector v = FloatVector.fromArray(S, a, ao + i);
+            v.mul(FastMath.sigmoid(v)).mul(FloatVector.fromArray(S, b, bo + i)).intoArray(o, oo + i);
+        }
+        for (; i < e; i++) o[oo + i] = silu(a[ao + i]) * b[bo + i];
+    }
+
+    /**
+     * The gradients of {@link #swiglu}: {@code ga = silu'(a) (g b)}, {@code gb = g silu(a)}, as the composition's
+     * backward computes them (mul's, then silu's), in one pass over a, b and g.
+     */
+    static void swigluBackward(Tensor a, Tensor b, Tensor g, Tensor ga, Tensor gb) {
+        float[] x = a.floats(), y = b.floats(), gg = g.floats(), gx = ga.floats(), gy = gb.floats();
+        int xo = a.offset(), yo = b.offset(), go = g.offset(), gxo = ga.offset(), gyo = gb.offset();
+        flat(g.numel(), (s, e) -> swigluGradLoop(x, xo, y, yo, gg, go, gx, gxo, gy, gyo, s, e));
+    }
+
+    private static void swigluGradLoop(float[] a, int ao, float[] b, int bo, float[] g, int go, float[] ga, int gao,
+                                       float[] gb, int gbo, int s, int e) {
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        int i = s, upper = s + S.loopBound(e - s);
+        for (; i < upper; i += L) {
+            FloatVector v = FloatVector.fromArray(S, a, ao + i), sg = FastMath.sigmoid(v);
+            FloatVector gv = FloatVector.fromArray(S, g, go + i);
+            gv.mul(FloatVector.fromArray(S, b, bo + i)).mul(sg.mul(v.mul(one.sub(sg)).add(1f))).intoArray(ga, gao + i);
+            gv.mul(v.mul(sg)).intoArray(gb, gbo + i);
+        }
+        for (; i < e; i++) {
+            float v = a[ao + i], gv = g[go + i];
+            ga[gao + i] = siluGrad(v, gv * b[bo + i]);
+            gb[gbo + i] = gv * silu(v);
+        }
+    }
+
     private static void squareGradLoop(float[] a, int ao, float[] g, int go, float[] o, int oo, int s, int e) {
         int i = s, upper = s + S.loopBound(e - s);
         for (; i < upper; i += L) {

@@ -1,9 +1,9 @@
 package org.tessella.nn;
 
-import org.tessella.autograd.Ops;
+import org.tessella.autograd.Functional;
 import org.tessella.tensor.Tensor;
 
-/** The SwiGLU MLP of Llama: {@code w2(silu(w1 x) * w3 x)}, no biases. */
+/** The SwiGLU MLP of Llama: {@code w2(silu(w1 x) * w3 x)}, no biases; the gate fused ({@link Functional#swiglu}). */
 public final class SwiGLU extends Module {
     public final Linear w1, w2, w3;
 
@@ -14,6 +14,6 @@ public final class SwiGLU extends Module {
     }
 
     public Tensor forward(Tensor x) {
-        return w2.forward(Ops.mul(Ops.silu(w1.forward(x)), w3.forward(x)));
+        return w2.forward(Functional.swiglu(w1.forward(x), w3.forward(x)));
     }
 }
