@@ -393,26 +393,33 @@ final class Winograd {
         int k = flipped ? o : c, m = flipped ? c : o;
         float[] u = callerBuffer(WEIGHTS, (long) XI * k * m);
         // by rows of U, columns innermost: consecutive filters write adjacent floats of each of the 36 planes (by
-        // columns innermost, each write was a different cache line: 3% of a vq-s step)
+        // columns innermost, each write was a different cache line: 3% of a vq-s step). Each stage is a loop over the
+        // row's filters on plain arrays, taps first gathered as doubles, so that C2 vectorises the arithmetic (one
+        // filter at a time through 3-long loops, the transforms were 3% of a vq-s step again)
         WorkerPool.global().parallelFor(k, Math.max(1, 2048 / m), (s, e) -> {
-            double[] gg = new double[18];
-            for (int row = s; row < e; row++)
+            double[] taps = new double[9 * m], gg = new double[18 * m];
+            for (int row = s; row < e; row++) {
                 for (int col = 0; col < m; col++) {
                     int oc = flipped ? row : col, ch = flipped ? col : row, src = wOff + (oc * c + ch) * 9;
-                    // gg = G g (6 x 3), then U = gg G^T (6 x 6)
-                    for (int i = 0; i < 6; i++)
-                        for (int b = 0; b < 3; b++) {
-                            double v = 0;
-                            for (int a = 0; a < 3; a++)
-                                v += G[i][a] * w[src + (flipped ? (2 - a) * 3 + 2 - b : a * 3 + b)];
-                            gg[i * 3 + b] = v;
-                        }
-                    for (int i = 0; i < 6; i++)
-                        for (int j = 0; j < 6; j++) {
-                            double v = gg[i * 3] * G[j][0] + gg[i * 3 + 1] * G[j][1] + gg[i * 3 + 2] * G[j][2];
-                            u[((i * 6 + j) * k + row) * m + col] = (float) v;
-                        }
+                    for (int t = 0; t < 9; t++) taps[t * m + col] = w[src + (flipped ? 8 - t : t)];
                 }
+                // gg = G g (6 x 3): gg[i][b] = sum over a of G[i][a] g[a][b], in order of a from 0
+                for (int i = 0; i < 6; i++)
+                    for (int b = 0; b < 3; b++) {
+                        double g0 = G[i][0], g1 = G[i][1], g2 = G[i][2];
+                        int d = (i * 3 + b) * m, t0 = b * m, t1 = (3 + b) * m, t2 = (6 + b) * m;
+                        for (int col = 0; col < m; col++)
+                            gg[d + col] = 0.0 + g0 * taps[t0 + col] + g1 * taps[t1 + col] + g2 * taps[t2 + col];
+                    }
+                // U = gg G^T (6 x 6), rounded to float
+                for (int i = 0; i < 6; i++)
+                    for (int j = 0; j < 6; j++) {
+                        double h0 = G[j][0], h1 = G[j][1], h2 = G[j][2];
+                        int a0 = i * 3 * m, a1 = a0 + m, a2 = a0 + 2 * m, d = ((i * 6 + j) * k + row) * m;
+                        for (int col = 0; col < m; col++)
+                            u[d + col] = (float) (gg[a0 + col] * h0 + gg[a1 + col] * h1 + gg[a2 + col] * h2);
+                    }
+            }
         });
         return u;
     }
