@@ -1,6 +1,7 @@
 /**
  * Reverse-mode automatic differentiation, define-by-run. {@link org.tessella.autograd.Ops} (math, reductions, matmul,
- * views) and {@link org.tessella.autograd.Functional} (softmax, losses, norms, convolution, attention, rope, dropout)
+ * views) and {@link org.tessella.autograd.Functional} (softmax, losses, norms, convolution, attention, rope, the
+ * SwiGLU gate, attention straight from a packed q/k/v projection, dropout)
  * compute through the backend of their inputs' device and record a backward rule on the thread's
  * {@link org.tessella.autograd.Tape}; {@code Tape.backward(loss)} walks it in reverse and accumulates into the
  * {@code grad} of leaf tensors. {@code Tape.noGrad()} opens a scope that records nothing.

@@ -1,7 +1,9 @@
 /**
  * The backend boundary: {@link org.tessella.backend.Backend} lists the primitive ops every device implements
  * (elementwise, reductions, GEMM, fused softmax/cross-entropy/norms/attention/rope, convolution, indexing,
- * randomness, AdamW), and {@link org.tessella.backend.Backends} finds a device's backend through
+ * randomness, AdamW), and optional fusions a backend may declare ({@code fusesGroupNormSilu}, {@code fusesSwiglu},
+ * {@code fusesQkvAttention}; {@code Functional} composes the primitives where a backend does not, with the same
+ * values), and {@link org.tessella.backend.Backends} finds a device's backend through
  * {@link java.util.ServiceLoader}, so nothing above this layer names a backend class and no GPU code loads unless a
  * GPU device is asked for. {@link org.tessella.backend.FlopCounter} counts the FLOPs of the heavy ops. Two default
  * methods exist for devices that queue work: {@code synchronize()} (a no-op on the CPU, for timings) and

@@ -1,10 +1,12 @@
 /**
  * The CPU backend: Vector API kernels ({@code FloatVector.SPECIES_PREFERRED} with scalar tails), one file per concern
- * (Elementwise, Reductions, Gemm, Conv, RowOps, Norms (GroupNorm also fused with the SiLU after it), Indexing,
- * Attention; Conv's forward and stride-1 input gradient
- * are implicit GEMMs in ConvGemm, reading B straight from a padded copy of the image, and its weight gradient is one
- * GEMM per kernel tap in ConvWeightGrad; 3x3 stride-1 layers with channels in multiples of 16 run all three passes by
- * Winograd F(4x4, 3x3) in Winograd, 36 small GEMMs between channels-last transforms; Chunks runs elementwise updates of many tensors in one parallel pass), the
+ * (Elementwise (SwiGLU's gate fused), Reductions, Gemm, Conv, RowOps, Norms (GroupNorm also fused with the SiLU
+ * after it), Indexing, Strided (rows of strided operands), Attention (also straight from the packed q/k/v projection,
+ * RoPE applied as q and k are read); Gemm never packs A: its micro-kernel reads A in place, as rows or, transposed,
+ * as columns. Conv's forward and stride-1 input gradient are implicit GEMMs in ConvGemm, each B panel copied once from
+ * a padded copy of the image, and its weight gradient is one GEMM per kernel tap in ConvWeightGrad; 3x3 stride-1
+ * layers with channels in multiples of 16 run all three passes by Winograd F(4x4, 3x3) in Winograd, 36 small GEMMs
+ * between channels-last transforms; Chunks runs elementwise updates of many tensors in one parallel pass), the
  * persistent
  * {@link org.tessella.cpu.WorkerPool} and {@link org.tessella.cpu.FastMath}, the project's own transcendental functions.
  *
