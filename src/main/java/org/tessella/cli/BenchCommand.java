@@ -14,23 +14,27 @@ import java.util.Set;
 
 /**
  * {@code tessella bench}: the machine's FP32 FMA peak (register-only loop on every thread) and GEMM throughput at
- * square sizes, reported as GFLOP/s and as a fraction of the peak measured in the same run. JMH benchmarks of the
+ * square sizes, reported as GFLOP/s and as a fraction of the peak measured in the same run, then on the CPU the other
+ * heavy kernels ({@link KernelBench}). JMH benchmarks of the
  * kernels live under bench/ (tools/bench).
  */
 final class BenchCommand implements Command {
     @Override public String name() { return "bench"; }
 
-    @Override public String summary() { return "measure FMA peak and GEMM GFLOP/s on this machine"; }
+    @Override public String summary() { return "measure FMA peak, GEMM and kernel throughput on this machine"; }
 
     @Override public String help() {
         return """
                 usage: tessella bench [--sizes 512,1024,4096x256x768,...] [--threads N] [--seconds S] [--device D]
+                                      [--gemm-only]
                        tessella bench ar [--model gpt-s] [--batch 64] [--steps N] [--threads N] [--device D]
                        tessella bench train [--models gpt-s,vq-s] [--batch 64] [--steps 5] [--warmup 2] [--threads N]
                                             [--out bench.json] [--peer peer.json] [--speed-goal 1.5] [--in-process]
                                             [--export-weights DIR] [--device D] [--matmul fp32|tf32|bf16]
                   bench: the FP32 FMA peak of all threads, then C = A B at each size (S or MxKxN), as GFLOP/s and
-                  fraction of peak. bench ar: stage-2 training tokens/s at the batch size (vocabulary 1024,
+                  fraction of peak; on the CPU then (unless --gemm-only) vq-s's convolutions and gpt-s's attention at
+                  batch 64 (GFLOP/s, fraction of peak) and the memory-bound fused ops (GB/s, fraction of a
+                  streaming pass measured in the same run). bench ar: stage-2 training tokens/s at the batch size (vocabulary 1024,
                   64 tokens, 10 classes), and sampling tokens/s with and without the KV cache at batch 1 and
                   the batch size. bench train: one full training step (forward, backward, clip, AdamW) of gpt-s
                   and vq-s on synthetic data, each model in its own child JVM (--in-process: this one): tokens/s or
@@ -46,7 +50,7 @@ final class BenchCommand implements Command {
     @Override public int run(String[] argv) {
         if (argv.length > 0 && argv[0].equals("ar")) return ArBench.run(java.util.Arrays.copyOfRange(argv, 1, argv.length));
         if (argv.length > 0 && argv[0].equals("train")) return TrainBench.run(java.util.Arrays.copyOfRange(argv, 1, argv.length));
-        Args a = Args.parse(name(), argv, Set.of("sizes", "threads", "seconds", "device"), Set.of());
+        Args a = Args.parse(name(), argv, Set.of("sizes", "threads", "seconds", "device"), Set.of("gemm-only"));
         Main.configureThreads(a);
         Device device = Main.device(a);
         double seconds = a.number("seconds", 1.0f);
@@ -89,6 +93,7 @@ final class BenchCommand implements Command {
             if (cpu) System.out.printf(Locale.ROOT, "gemm %14s  %8.1f GFLOP/s  %5.1f%% of peak%n", s.trim(), gflops, 100 * gflops / peak);
             else System.out.printf(Locale.ROOT, "gemm %14s  %8.1f GFLOP/s%n", s.trim(), gflops);
         }
+        if (cpu && !a.flag("gemm-only")) KernelBench.run(be, peak, seconds);
         return 0;
     }
 
