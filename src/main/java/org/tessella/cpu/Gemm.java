@@ -19,7 +19,7 @@ import org.tessella.tensor.Tensor;
  * zero-padded copy of their columns (columns form), and read the zero padding of B's last micro-panel.
  * With fewer than {@link #SMALL_M} rows (inference on one token) C is computed straight from A and B. One large product
  * on several threads packs each B panel once for all threads ({@link #sharedB}), or, when K is deep (three or more K
- * blocks: a weight gradient), packs A and B whole and spreads the work over K blocks too, each block's accumulators
+ * blocks: a weight gradient), packs B whole and spreads the work over K blocks too, each block's accumulators
  * into a partial that is folded into C in block order ({@link #splitK}; {@link #deepK} keeps whole K per unit when
  * the partials would be too large).
  *
@@ -118,7 +118,7 @@ final class Gemm {
         boolean whole = batch >= 4L * threads;
         if (!direct && !whole && threads > 1 && rowTiles >= 2 * threads && (long) m * n * k >= 1L << 22) {
             // three or more K blocks (a weight gradient, k = all tokens; forward products have one or two): sharedB
-            // would fork and join twice per K block and, with few row tiles, pack each A tile once per run of columns
+            // would fork and join twice per K block
             boolean deep = k > 2 * KC && (long) roundUp(n, NR) * k <= DEEP_MAX_PACKED;
             for (int bi = 0; bi < batch; bi++)
                 if (deep)
