@@ -170,7 +170,7 @@ final class ConvGemm {
                             if (VectorSupport.SIXTEEN_REGISTERS) kernelDirect1x2(kc, pa, ao, sc.xp, sc.pos, off, pc, sc.tile);
                             else kernelDirect1(kc, pa, ao, sc.xp, sc.pos, off, pc, sc.tile);
                         } else {
-                            Gemm.kernel(kc, pa, ao, k, MR, sc.b, 0, sc.tile);
+                            Gemm.kernel(kc, pa, ao, k, MR, sc.b, 0, sc.tile, 0, NR);
                         }
                         for (int r = 0, rows = Math.min(MR, m - t * MR); r < rows; r++) {
                             int row = t * MR + r, o = dst + row * p;

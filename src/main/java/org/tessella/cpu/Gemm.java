@@ -336,13 +336,13 @@ final class Gemm {
             for (int ir = 0; ir < mc; ir += MR) {
                 int rows = Math.min(MR, mc - ir);
                 if (!transA) {
-                    if (half && cols <= NR / 2) kernel6x2(kc, a, a0 + ir * lda, lda, rows, pb, bo, tile);
-                    else kernel(kc, a, a0 + ir * lda, lda, rows, pb, bo, tile);
+                    if (half && cols <= NR / 2) kernel6x2(kc, a, a0 + ir * lda, lda, rows, pb, bo, tile, 0, NR);
+                    else kernel(kc, a, a0 + ir * lda, lda, rows, pb, bo, tile, 0, NR);
                 } else {
                     float[] src = ir < full ? a : edge;
                     int s0 = ir < full ? a0 + ir : 0, ld = ir < full ? lda : MR;
-                    if (half && cols <= NR / 2) kernel6x2T(kc, src, s0, ld, pb, bo, tile);
-                    else kernelT(kc, src, s0, ld, pb, bo, tile);
+                    if (half && cols <= NR / 2) kernel6x2T(kc, src, s0, ld, pb, bo, tile, 0, NR);
+                    else kernelT(kc, src, s0, ld, pb, bo, tile, 0, NR);
                 }
                 int co = cOff + ir * ldc + jr;
                 for (int r = 0; r < rows; r++) combine(tile, r * NR, c, co + r * ldc, cols, alpha, beta);
@@ -351,19 +351,20 @@ final class Gemm {
     }
 
     /**
-     * One MR x NR tile: {@code t[r][j] = sum_p a[a0 + r*lda + p] * pb[bo + p*NR + j]}, fma in order of p, for
-     * r < rows (rows past that repeat the last one; their results are not stored). With 32 registers, four vectors of
+     * One MR x NR tile: {@code t[to + r*ldt + j] = sum_p a[a0 + r*lda + p] * pb[bo + p*NR + j]}, fma in order of p,
+     * for r < rows (rows past that repeat the last one; their results are not to be used). t is a tile buffer
+     * (ldt = NR) or, for a full tile, the product itself (Winograd's M, ldt its row length). With 32 registers, four vectors of
      * B per p, so that each broadcast of A feeds four multiply-adds (6 x 4 = 24 accumulators); with 16, the 4 x 2 tile
      * of {@link #kernel4x2}. A's rows are indexed {@code row + p}, unit stride in the loop's counter, so C2 checks
      * their bounds once outside the loop.
      */
-    static void kernel(int kc, float[] a, int a0, int lda, int rows, float[] pb, int bo, float[] t) {
-        if (VectorSupport.SIXTEEN_REGISTERS) kernel4x2(kc, a, a0, lda, rows, pb, bo, t);
-        else kernel6x4(kc, a, a0, lda, rows, pb, bo, t);
+    static void kernel(int kc, float[] a, int a0, int lda, int rows, float[] pb, int bo, float[] t, int to, int ldt) {
+        if (VectorSupport.SIXTEEN_REGISTERS) kernel4x2(kc, a, a0, lda, rows, pb, bo, t, to, ldt);
+        else kernel6x4(kc, a, a0, lda, rows, pb, bo, t, to, ldt);
     }
 
     /** The 4 x 2-vector tile for 16 registers: 8 accumulators, two B vectors and a broadcast fit with room to spare. */
-    private static void kernel4x2(int kc, float[] a, int a0, int lda, int rows, float[] pb, int bo, float[] t) {
+    private static void kernel4x2(int kc, float[] a, int a0, int lda, int rows, float[] pb, int bo, float[] t, int to, int ldt) {
         int last = rows - 1;
         int p0 = a0, p1 = a0 + Math.min(1, last) * lda, p2 = a0 + Math.min(2, last) * lda, p3 = a0 + Math.min(3, last) * lda;
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
@@ -382,13 +383,13 @@ final class Gemm {
             x = FloatVector.broadcast(S, a[p3 + p]);
             c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
         }
-        c00.intoArray(t, 0); c01.intoArray(t, VL);
-        c10.intoArray(t, NR); c11.intoArray(t, NR + VL);
-        c20.intoArray(t, 2 * NR); c21.intoArray(t, 2 * NR + VL);
-        c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + VL);
+        c00.intoArray(t, to); c01.intoArray(t, to + VL);
+        c10.intoArray(t, to + ldt); c11.intoArray(t, to + ldt + VL);
+        c20.intoArray(t, to + 2 * ldt); c21.intoArray(t, to + 2 * ldt + VL);
+        c30.intoArray(t, to + 3 * ldt); c31.intoArray(t, to + 3 * ldt + VL);
     }
 
-    private static void kernel6x4(int kc, float[] a, int a0, int lda, int rows, float[] pb, int bo, float[] t) {
+    private static void kernel6x4(int kc, float[] a, int a0, int lda, int rows, float[] pb, int bo, float[] t, int to, int ldt) {
         int last = rows - 1;
         int p0 = a0, p1 = a0 + Math.min(1, last) * lda, p2 = a0 + Math.min(2, last) * lda;
         int p3 = a0 + Math.min(3, last) * lda, p4 = a0 + Math.min(4, last) * lda, p5 = a0 + Math.min(5, last) * lda;
@@ -415,23 +416,23 @@ final class Gemm {
             x = FloatVector.broadcast(S, a[p5 + p]);
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52); c53 = x.fma(b3, c53);
         }
-        c00.intoArray(t, 0); c01.intoArray(t, VL); c02.intoArray(t, 2 * VL); c03.intoArray(t, 3 * VL);
-        c10.intoArray(t, NR); c11.intoArray(t, NR + VL); c12.intoArray(t, NR + 2 * VL); c13.intoArray(t, NR + 3 * VL);
-        c20.intoArray(t, 2 * NR); c21.intoArray(t, 2 * NR + VL);
-        c22.intoArray(t, 2 * NR + 2 * VL); c23.intoArray(t, 2 * NR + 3 * VL);
-        c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + VL);
-        c32.intoArray(t, 3 * NR + 2 * VL); c33.intoArray(t, 3 * NR + 3 * VL);
-        c40.intoArray(t, 4 * NR); c41.intoArray(t, 4 * NR + VL);
-        c42.intoArray(t, 4 * NR + 2 * VL); c43.intoArray(t, 4 * NR + 3 * VL);
-        c50.intoArray(t, 5 * NR); c51.intoArray(t, 5 * NR + VL);
-        c52.intoArray(t, 5 * NR + 2 * VL); c53.intoArray(t, 5 * NR + 3 * VL);
+        c00.intoArray(t, to); c01.intoArray(t, to + VL); c02.intoArray(t, to + 2 * VL); c03.intoArray(t, to + 3 * VL);
+        c10.intoArray(t, to + ldt); c11.intoArray(t, to + ldt + VL); c12.intoArray(t, to + ldt + 2 * VL); c13.intoArray(t, to + ldt + 3 * VL);
+        c20.intoArray(t, to + 2 * ldt); c21.intoArray(t, to + 2 * ldt + VL);
+        c22.intoArray(t, to + 2 * ldt + 2 * VL); c23.intoArray(t, to + 2 * ldt + 3 * VL);
+        c30.intoArray(t, to + 3 * ldt); c31.intoArray(t, to + 3 * ldt + VL);
+        c32.intoArray(t, to + 3 * ldt + 2 * VL); c33.intoArray(t, to + 3 * ldt + 3 * VL);
+        c40.intoArray(t, to + 4 * ldt); c41.intoArray(t, to + 4 * ldt + VL);
+        c42.intoArray(t, to + 4 * ldt + 2 * VL); c43.intoArray(t, to + 4 * ldt + 3 * VL);
+        c50.intoArray(t, to + 5 * ldt); c51.intoArray(t, to + 5 * ldt + VL);
+        c52.intoArray(t, to + 5 * ldt + 2 * VL); c53.intoArray(t, to + 5 * ldt + 3 * VL);
     }
 
     /**
      * {@link #kernel6x4} for a panel whose columns fit in its first two vectors (gpt-s's 32-wide heads under 16 lanes):
      * the same fma chains for those columns, half the work (the full tile computed the empty half too).
      */
-    private static void kernel6x2(int kc, float[] a, int a0, int lda, int rows, float[] pb, int bo, float[] t) {
+    private static void kernel6x2(int kc, float[] a, int a0, int lda, int rows, float[] pb, int bo, float[] t, int to, int ldt) {
         int last = rows - 1;
         int p0 = a0, p1 = a0 + Math.min(1, last) * lda, p2 = a0 + Math.min(2, last) * lda;
         int p3 = a0 + Math.min(3, last) * lda, p4 = a0 + Math.min(4, last) * lda, p5 = a0 + Math.min(5, last) * lda;
@@ -454,12 +455,12 @@ final class Gemm {
             x = FloatVector.broadcast(S, a[p5 + p]);
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
         }
-        c00.intoArray(t, 0); c01.intoArray(t, VL);
-        c10.intoArray(t, NR); c11.intoArray(t, NR + VL);
-        c20.intoArray(t, 2 * NR); c21.intoArray(t, 2 * NR + VL);
-        c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + VL);
-        c40.intoArray(t, 4 * NR); c41.intoArray(t, 4 * NR + VL);
-        c50.intoArray(t, 5 * NR); c51.intoArray(t, 5 * NR + VL);
+        c00.intoArray(t, to); c01.intoArray(t, to + VL);
+        c10.intoArray(t, to + ldt); c11.intoArray(t, to + ldt + VL);
+        c20.intoArray(t, to + 2 * ldt); c21.intoArray(t, to + 2 * ldt + VL);
+        c30.intoArray(t, to + 3 * ldt); c31.intoArray(t, to + 3 * ldt + VL);
+        c40.intoArray(t, to + 4 * ldt); c41.intoArray(t, to + 4 * ldt + VL);
+        c50.intoArray(t, to + 5 * ldt); c51.intoArray(t, to + 5 * ldt + VL);
     }
 
     /**
@@ -468,12 +469,12 @@ final class Gemm {
      * zero padded from {@link Scratch#edge}). Same fma chains as {@link #kernel}. The offsets r are constants, so C2
      * checks one range per p for all MR loads.
      */
-    static void kernelT(int kc, float[] a, int a0, int lda, float[] pb, int bo, float[] t) {
-        if (VectorSupport.SIXTEEN_REGISTERS) kernel4x2T(kc, a, a0, lda, pb, bo, t);
-        else kernel6x4T(kc, a, a0, lda, pb, bo, t);
+    static void kernelT(int kc, float[] a, int a0, int lda, float[] pb, int bo, float[] t, int to, int ldt) {
+        if (VectorSupport.SIXTEEN_REGISTERS) kernel4x2T(kc, a, a0, lda, pb, bo, t, to, ldt);
+        else kernel6x4T(kc, a, a0, lda, pb, bo, t, to, ldt);
     }
 
-    private static void kernel4x2T(int kc, float[] a, int a0, int lda, float[] pb, int bo, float[] t) {
+    private static void kernel4x2T(int kc, float[] a, int a0, int lda, float[] pb, int bo, float[] t, int to, int ldt) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
@@ -490,13 +491,13 @@ final class Gemm {
             x = FloatVector.broadcast(S, a[ai + 3]);
             c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
         }
-        c00.intoArray(t, 0); c01.intoArray(t, VL);
-        c10.intoArray(t, NR); c11.intoArray(t, NR + VL);
-        c20.intoArray(t, 2 * NR); c21.intoArray(t, 2 * NR + VL);
-        c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + VL);
+        c00.intoArray(t, to); c01.intoArray(t, to + VL);
+        c10.intoArray(t, to + ldt); c11.intoArray(t, to + ldt + VL);
+        c20.intoArray(t, to + 2 * ldt); c21.intoArray(t, to + 2 * ldt + VL);
+        c30.intoArray(t, to + 3 * ldt); c31.intoArray(t, to + 3 * ldt + VL);
     }
 
-    private static void kernel6x4T(int kc, float[] a, int a0, int lda, float[] pb, int bo, float[] t) {
+    private static void kernel6x4T(int kc, float[] a, int a0, int lda, float[] pb, int bo, float[] t, int to, int ldt) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S), c23 = FloatVector.zero(S);
@@ -520,20 +521,20 @@ final class Gemm {
             x = FloatVector.broadcast(S, a[ai + 5]);
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52); c53 = x.fma(b3, c53);
         }
-        c00.intoArray(t, 0); c01.intoArray(t, VL); c02.intoArray(t, 2 * VL); c03.intoArray(t, 3 * VL);
-        c10.intoArray(t, NR); c11.intoArray(t, NR + VL); c12.intoArray(t, NR + 2 * VL); c13.intoArray(t, NR + 3 * VL);
-        c20.intoArray(t, 2 * NR); c21.intoArray(t, 2 * NR + VL);
-        c22.intoArray(t, 2 * NR + 2 * VL); c23.intoArray(t, 2 * NR + 3 * VL);
-        c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + VL);
-        c32.intoArray(t, 3 * NR + 2 * VL); c33.intoArray(t, 3 * NR + 3 * VL);
-        c40.intoArray(t, 4 * NR); c41.intoArray(t, 4 * NR + VL);
-        c42.intoArray(t, 4 * NR + 2 * VL); c43.intoArray(t, 4 * NR + 3 * VL);
-        c50.intoArray(t, 5 * NR); c51.intoArray(t, 5 * NR + VL);
-        c52.intoArray(t, 5 * NR + 2 * VL); c53.intoArray(t, 5 * NR + 3 * VL);
+        c00.intoArray(t, to); c01.intoArray(t, to + VL); c02.intoArray(t, to + 2 * VL); c03.intoArray(t, to + 3 * VL);
+        c10.intoArray(t, to + ldt); c11.intoArray(t, to + ldt + VL); c12.intoArray(t, to + ldt + 2 * VL); c13.intoArray(t, to + ldt + 3 * VL);
+        c20.intoArray(t, to + 2 * ldt); c21.intoArray(t, to + 2 * ldt + VL);
+        c22.intoArray(t, to + 2 * ldt + 2 * VL); c23.intoArray(t, to + 2 * ldt + 3 * VL);
+        c30.intoArray(t, to + 3 * ldt); c31.intoArray(t, to + 3 * ldt + VL);
+        c32.intoArray(t, to + 3 * ldt + 2 * VL); c33.intoArray(t, to + 3 * ldt + 3 * VL);
+        c40.intoArray(t, to + 4 * ldt); c41.intoArray(t, to + 4 * ldt + VL);
+        c42.intoArray(t, to + 4 * ldt + 2 * VL); c43.intoArray(t, to + 4 * ldt + 3 * VL);
+        c50.intoArray(t, to + 5 * ldt); c51.intoArray(t, to + 5 * ldt + VL);
+        c52.intoArray(t, to + 5 * ldt + 2 * VL); c53.intoArray(t, to + 5 * ldt + 3 * VL);
     }
 
     /** {@link #kernel6x2} for a transposed A, as {@link #kernelT}. */
-    private static void kernel6x2T(int kc, float[] a, int a0, int lda, float[] pb, int bo, float[] t) {
+    private static void kernel6x2T(int kc, float[] a, int a0, int lda, float[] pb, int bo, float[] t, int to, int ldt) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
         FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
@@ -553,12 +554,12 @@ final class Gemm {
             x = FloatVector.broadcast(S, a[ai + 5]);
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
         }
-        c00.intoArray(t, 0); c01.intoArray(t, VL);
-        c10.intoArray(t, NR); c11.intoArray(t, NR + VL);
-        c20.intoArray(t, 2 * NR); c21.intoArray(t, 2 * NR + VL);
-        c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + VL);
-        c40.intoArray(t, 4 * NR); c41.intoArray(t, 4 * NR + VL);
-        c50.intoArray(t, 5 * NR); c51.intoArray(t, 5 * NR + VL);
+        c00.intoArray(t, to); c01.intoArray(t, to + VL);
+        c10.intoArray(t, to + ldt); c11.intoArray(t, to + ldt + VL);
+        c20.intoArray(t, to + 2 * ldt); c21.intoArray(t, to + 2 * ldt + VL);
+        c30.intoArray(t, to + 3 * ldt); c31.intoArray(t, to + 3 * ldt + VL);
+        c40.intoArray(t, to + 4 * ldt); c41.intoArray(t, to + 4 * ldt + VL);
+        c50.intoArray(t, to + 5 * ldt); c51.intoArray(t, to + 5 * ldt + VL);
     }
 
     /**

@@ -14,8 +14,8 @@ import jdk.incubator.vector.VectorSpecies;
  * a unit of work first copies the 6-row bands its tiles read, channels last and zero padded, into its thread's buffer
  * (VL x VL blocks transposed in vectors), so that a tile's 36 pixels are 36 contiguous channel vectors and the
  * transforms run on whole vectors of channels with no bounds checks. It then transforms its tiles (V[xi][tile][c]),
- * runs the 36 GEMMs against the transformed weights (U[xi][c][o], made once per call, in double, then rounded) into
- * M[xi][tile][o], transforms M back into channels-last output rows and transposes those into the NCHW output, all in
+ * runs the 36 GEMMs against the transformed weights (U[xi][c][o], made once per call, in double, then rounded, and
+ * stored as {@link Gemm}'s packed B, so that its micro-kernel runs them) into M[xi][tile][o], transforms M back into channels-last output rows and transposes those into the NCHW output, all in
  * cache. The input gradient is the same convolution of gy with the weights transposed and flipped. The weight gradient
  * transforms x's tiles (as forward) and gy's 4 x 4 blocks ({@code Z = A gy A^T}), accumulates
  * {@code S[xi][c][o] += V[xi]^T Z[xi]} over its image group's tiles, and returns {@code gw = G^T S G} of the groups'
@@ -47,8 +47,10 @@ final class Winograd {
     private static final int XI = 36;
     /** Channels must be a multiple of this (a shape rule, the same on every machine). */
     static final int CHANNEL_MULTIPLE = 16;
-    /** GEMM tile: MR rows (tiles, or input channels in the weight gradient) by NV vectors of output channels. */
-    private static final int MR = VectorSupport.SIXTEEN_REGISTERS ? 4 : 6, NV = VectorSupport.SIXTEEN_REGISTERS ? 2 : 4;
+    /** GEMM tile, Gemm's: MR rows (tiles, or input channels in the weight gradient) by NV vectors of output channels. */
+    private static final int MR = Gemm.MR, NV = Gemm.NR / VL;
+    /** Output channels per panel of U: Gemm's micro-panel width, so that its kernel runs the products. */
+    private static final int PW = NV * VL;
     /** Tiles per unit of work: its V and M stay in L2 beside one channel pair's U (a multiple of both MRs). */
     private static final int BLOCK = 24;
     /**
@@ -385,13 +387,17 @@ final class Winograd {
         return (t / g.tw() - band0) * g.bandSize(ch) + t % g.tw() * 4 * ch;
     }
 
+    /** Panels of PW channels that hold m channels (the last one zero padded). */
+    private static int panels(int m) { return (m + PW - 1) / PW; }
+
     /**
-     * U[xi][k][m] (caller buffer) = (G g G^T)[xi] for the filter g = w[o][c] with (k, m) = (c, o), or, flipped, for
-     * g = w[o][c] rotated by 180 degrees with (k, m) = (o, c): the input gradient's convolution.
+     * U[xi][q][k][PW] (caller buffer), Gemm's packed B for each xi: column j of panel q is column q*PW + j of
+     * (G g G^T)[xi] for the filter g = w[o][c] with (k, m) = (c, o), or, flipped, for g = w[o][c] rotated by 180
+     * degrees with (k, m) = (o, c): the input gradient's convolution. Columns past m are zero.
      */
     private static float[] transformWeights(float[] w, int wOff, int o, int c, boolean flipped) {
-        int k = flipped ? o : c, m = flipped ? c : o;
-        float[] u = callerBuffer(WEIGHTS, (long) XI * k * m);
+        int k = flipped ? o : c, m = flipped ? c : o, panels = panels(m);
+        float[] u = callerBuffer(WEIGHTS, (long) XI * panels * k * PW);
         // by rows of U, columns innermost: consecutive filters write adjacent floats of each of the 36 planes (by
         // columns innermost, each write was a different cache line: 3% of a vq-s step). Each stage is a loop over the
         // row's filters on plain arrays, taps first gathered as doubles, so that C2 vectorises the arithmetic (one
@@ -415,9 +421,14 @@ final class Winograd {
                 for (int i = 0; i < 6; i++)
                     for (int j = 0; j < 6; j++) {
                         double h0 = G[j][0], h1 = G[j][1], h2 = G[j][2];
-                        int a0 = i * 3 * m, a1 = a0 + m, a2 = a0 + 2 * m, d = ((i * 6 + j) * k + row) * m;
+                        int a0 = i * 3 * m, a1 = a0 + m, a2 = a0 + 2 * m, xi = i * 6 + j;
                         for (int col = 0; col < m; col++)
-                            u[d + col] = (float) (gg[a0 + col] * h0 + gg[a1 + col] * h1 + gg[a2 + col] * h2);
+                            u[((xi * panels + col / PW) * k + row) * PW + col % PW] =
+                                    (float) (gg[a0 + col] * h0 + gg[a1 + col] * h1 + gg[a2 + col] * h2);
+                        if (m % PW != 0) {
+                            int d = ((xi * panels + panels - 1) * k + row) * PW;
+                            java.util.Arrays.fill(u, d + m % PW, d + PW, 0f);
+                        }
                     }
             }
         });
@@ -426,7 +437,7 @@ final class Winograd {
 
     // ---- forward-form convolution ------------------------------------------------------------------------------
 
-    /** out [n, m, h, w] = the convolution whose transformed weights are u [XI][k][m], of the padded source xp. */
+    /** out [n, m, h, w] = the convolution whose transformed weights are u [XI][panel][k][PW], of the padded source xp. */
     private static void convolve(float[] src, int srcOff, int k, Tiles g, float[] u, int m, float[] bias, int biasOff,
                                  float[] out, int outOff) {
         int bt = g.bt(), blocks = (g.count() + bt - 1) / bt, w4 = 4 * g.tw();
@@ -440,12 +451,17 @@ final class Winograd {
                 copyBands(src, srcOff, k, g, band0, band1, bands, sc.square);
                 for (int b = 0; b < count; b++) inputTile(bands, windowOffset(g, t0 + b, band0, k), g.wp() * k, k, v, b, bt, sc.tmp);
                 for (int xi = 0; xi < XI; xi++) {
-                    int vo = xi * bt * k, mo = xi * bt * m, uo = xi * k * m;
-                    for (int c0 = 0; c0 < m; c0 += NV * VL) {
-                        int nv = Math.min(NV, (m - c0) / VL);
-                        for (int r0 = 0; r0 < count; r0 += MR)
-                            product(k, v, vo + r0 * k, k, Math.min(MR, count - r0), u, uo + c0, m, nv, sc.tile,
-                                    mm, mo + r0 * m + c0, m);
+                    int vo = xi * bt * k, mo = xi * bt * m, uo = xi * panels(m) * k * PW;
+                    for (int c0 = 0; c0 < m; c0 += PW) {
+                        int cols = Math.min(PW, m - c0);
+                        for (int r0 = 0; r0 < count; r0 += MR) {
+                            // Gemm's kernel, B the panel of U: a full tile straight into M, a partial one through the tile
+                            int rows = Math.min(MR, count - r0), mi = mo + r0 * m + c0;
+                            boolean full = rows == MR && cols == PW;
+                            Gemm.kernel(k, v, vo + r0 * k, k, rows, u, uo + c0 / PW * k * PW, full ? mm : sc.tile,
+                                    full ? mi : 0, full ? m : PW);
+                            if (!full) copyTile(sc.tile, PW, rows, cols / VL, mm, mi, m);
+                        }
                     }
                 }
                 for (int b = 0; b < count; b++) {
@@ -623,21 +639,15 @@ final class Winograd {
 
     // ---- micro kernels -------------------------------------------------------------------------------------------
     //
-    // Two forms, each as MR x NV-vector tiles: product() for the convolutions (c = a b, a's rows lda apart, each row
-    // contiguous in p) and accumulate() for the weight gradient (c += a^T b, a's columns contiguous: the MR values of
-    // one p are adjacent). Both read b's rows ldb apart and write c's rows ldc apart. Rows past `rows` and vectors past
-    // `nv` repeat the last ones (their results are not stored), so every tile runs the full-size kernel; every output
-    // is one fma chain over p in order. (One general kernel with both strides variable and an accumulate flag ran at a
-    // third of the speed of these.) Inside the loop the offsets are constants, so a partial tile reads past its last
-    // row or vector into the next ones' data or the buffers' SLACK floats (results not stored): C2 then checks the
-    // bounds of each row once per iteration instead of each load.
+    // The convolutions' products (c = a b, a's rows lda apart, each row contiguous in p) are Gemm's kernel with U
+    // packed as its B. The weight gradient's (c += a^T b, a's columns contiguous: the MR values of one p are adjacent)
+    // is accumulate(), MR x NV-vector tiles that read b's rows ldb apart and write c's rows ldc apart. Rows past `rows`
+    // and vectors past `nv` repeat the last ones (their results are not stored), so every tile runs the full-size
+    // kernel; every output is one fma chain over p in order. (One general kernel with both strides variable and an
+    // accumulate flag ran at a third of the speed of these.) Inside the loop the offsets are constants, so a partial
+    // tile reads past its last row or vector into the next ones' data or the buffers' SLACK floats (results not
+    // stored): C2 then checks the bounds of each row once per iteration instead of each load.
 
-    /** c[r][j] = sum over p in [0, kc) of a[a0 + r*lda + p] * b[b0 + p*ldb + j*VL], r < rows, j < nv. */
-    private static void product(int kc, float[] a, int a0, int lda, int rows, float[] b, int b0, int ldb, int nv, float[] t,
-                        float[] c, int c0, int ldc) {
-        if (VectorSupport.SIXTEEN_REGISTERS) product4x2(kc, a, a0, lda, rows, b, b0, ldb, nv, t, c, c0, ldc);
-        else product6x4(kc, a, a0, lda, rows, b, b0, ldb, nv, t, c, c0, ldc);
-    }
 
     /** c[r][j] += sum over p in [0, kc) of a[a0 + p*lda + r] * b[b0 + p*ldb + j*VL], r < rows, j < nv. */
     private static void accumulate(int kc, float[] a, int a0, int lda, int rows, float[] b, int b0, int ldb, int nv, float[] t,
@@ -646,51 +656,6 @@ final class Winograd {
         else accumulate6x4(kc, a, a0, lda, rows, b, b0, ldb, nv, t, c, c0, ldc);
     }
 
-    private static void product6x4(int kc, float[] a, int a0, int lda, int rows, float[] b, int b0, int ldb, int nv, float[] t,
-                                   float[] c, int c0, int ldc) {
-        int last = rows - 1;
-        int p0 = a0, p1 = a0 + Math.min(1, last) * lda, p2 = a0 + Math.min(2, last) * lda;
-        int p3 = a0 + Math.min(3, last) * lda, p4 = a0 + Math.min(4, last) * lda, p5 = a0 + Math.min(5, last) * lda;
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S), c23 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S), c33 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c42 = FloatVector.zero(S), c43 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c52 = FloatVector.zero(S), c53 = FloatVector.zero(S);
-        for (int p = 0; p < kc; p++) {
-            int bo = b0 + p * ldb;
-            FloatVector b0v = FloatVector.fromArray(S, b, bo), b1v = FloatVector.fromArray(S, b, bo + VL);
-            FloatVector b2v = FloatVector.fromArray(S, b, bo + 2 * VL), b3v = FloatVector.fromArray(S, b, bo + 3 * VL);
-            FloatVector x = FloatVector.broadcast(S, a[p0 + p]);
-            c00 = x.fma(b0v, c00); c01 = x.fma(b1v, c01); c02 = x.fma(b2v, c02); c03 = x.fma(b3v, c03);
-            x = FloatVector.broadcast(S, a[p1 + p]);
-            c10 = x.fma(b0v, c10); c11 = x.fma(b1v, c11); c12 = x.fma(b2v, c12); c13 = x.fma(b3v, c13);
-            x = FloatVector.broadcast(S, a[p2 + p]);
-            c20 = x.fma(b0v, c20); c21 = x.fma(b1v, c21); c22 = x.fma(b2v, c22); c23 = x.fma(b3v, c23);
-            x = FloatVector.broadcast(S, a[p3 + p]);
-            c30 = x.fma(b0v, c30); c31 = x.fma(b1v, c31); c32 = x.fma(b2v, c32); c33 = x.fma(b3v, c33);
-            x = FloatVector.broadcast(S, a[p4 + p]);
-            c40 = x.fma(b0v, c40); c41 = x.fma(b1v, c41); c42 = x.fma(b2v, c42); c43 = x.fma(b3v, c43);
-            x = FloatVector.broadcast(S, a[p5 + p]);
-            c50 = x.fma(b0v, c50); c51 = x.fma(b1v, c51); c52 = x.fma(b2v, c52); c53 = x.fma(b3v, c53);
-        }
-        // a partial tile goes through t (never pass vectors to a method that may not inline: they would be boxed)
-        boolean full = rows == 6 && nv == 4;
-        float[] d = full ? c : t;
-        int o = full ? c0 : 0, ld = full ? ldc : 4 * VL;
-        c00.intoArray(d, o); c01.intoArray(d, o + VL); c02.intoArray(d, o + 2 * VL); c03.intoArray(d, o + 3 * VL);
-        o += ld;
-        c10.intoArray(d, o); c11.intoArray(d, o + VL); c12.intoArray(d, o + 2 * VL); c13.intoArray(d, o + 3 * VL);
-        o += ld;
-        c20.intoArray(d, o); c21.intoArray(d, o + VL); c22.intoArray(d, o + 2 * VL); c23.intoArray(d, o + 3 * VL);
-        o += ld;
-        c30.intoArray(d, o); c31.intoArray(d, o + VL); c32.intoArray(d, o + 2 * VL); c33.intoArray(d, o + 3 * VL);
-        o += ld;
-        c40.intoArray(d, o); c41.intoArray(d, o + VL); c42.intoArray(d, o + 2 * VL); c43.intoArray(d, o + 3 * VL);
-        o += ld;
-        c50.intoArray(d, o); c51.intoArray(d, o + VL); c52.intoArray(d, o + 2 * VL); c53.intoArray(d, o + 3 * VL);
-        if (!full) copyTile(t, 4 * VL, rows, nv, c, c0, ldc);
-    }
 
     private static void accumulate6x4(int kc, float[] a, int a0, int lda, int rows, float[] b, int b0, int ldb, int nv, float[] t,
                                       float[] c, int c0, int ldc) {
@@ -750,36 +715,6 @@ final class Winograd {
         for (int r = 0; r < rows; r++) System.arraycopy(t, r * ldt, c, c0 + r * ldc, nv * VL);
     }
 
-    private static void product4x2(int kc, float[] a, int a0, int lda, int rows, float[] b, int b0, int ldb, int nv, float[] t,
-                                   float[] c, int c0, int ldc) {
-        int last = rows - 1;
-        int p0 = a0, p1 = a0 + Math.min(1, last) * lda, p2 = a0 + Math.min(2, last) * lda, p3 = a0 + Math.min(3, last) * lda;
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
-        for (int p = 0; p < kc; p++) {
-            int bo = b0 + p * ldb;
-            FloatVector b0v = FloatVector.fromArray(S, b, bo), b1v = FloatVector.fromArray(S, b, bo + VL);
-            FloatVector x = FloatVector.broadcast(S, a[p0 + p]);
-            c00 = x.fma(b0v, c00); c01 = x.fma(b1v, c01);
-            x = FloatVector.broadcast(S, a[p1 + p]);
-            c10 = x.fma(b0v, c10); c11 = x.fma(b1v, c11);
-            x = FloatVector.broadcast(S, a[p2 + p]);
-            c20 = x.fma(b0v, c20); c21 = x.fma(b1v, c21);
-            x = FloatVector.broadcast(S, a[p3 + p]);
-            c30 = x.fma(b0v, c30); c31 = x.fma(b1v, c31);
-        }
-        boolean full = rows == 4 && nv == 2; // a partial tile goes through t, as in product6x4
-        float[] d = full ? c : t;
-        int o = full ? c0 : 0, ld = full ? ldc : 2 * VL;
-        c00.intoArray(d, o); c01.intoArray(d, o + VL);
-        o += ld;
-        c10.intoArray(d, o); c11.intoArray(d, o + VL);
-        o += ld;
-        c20.intoArray(d, o); c21.intoArray(d, o + VL);
-        o += ld;
-        c30.intoArray(d, o); c31.intoArray(d, o + VL);
-        if (!full) copyTile(t, 2 * VL, rows, nv, c, c0, ldc);
-    }
 
     private static void accumulate4x2(int kc, float[] a, int a0, int lda, int rows, float[] b, int b0, int ldb, int nv, float[] t,
                                       float[] c, int c0, int ldc) {
